@@ -1,0 +1,162 @@
+"""The command line: parse arguments, call the library, turn its errors into one-line messages.
+
+Nothing here imports torch at module level, so `softmaxreg --help` and `softmaxreg data` start
+fast; each command imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .errors import Interrupted, SoftmaxRegError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the argument and pointing to --help."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="softmaxreg",
+        description="Train, inspect and serve softmax-regression image classifiers "
+        "(Dive into Deep Learning, chapter 3.7) offline and fast.",
+    )
+    parser.add_argument("--version", action="version", version=f"softmaxreg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    train = sub.add_parser("train", help="train a model; writes a run folder")
+    _add_data_args(train)
+    s = train.add_argument_group("settings (default: the seed chapter's; --recipe sets others)")
+    s.add_argument("--recipe", default="seed", help="seed (the book's) or tuned (default: seed)")
+    s.add_argument("--epochs", type=int, help="passes over the training set (seed: 10)")
+    s.add_argument("--batch-size", type=int, help="examples per SGD step (seed: 256)")
+    s.add_argument("--lr", type=float, help="learning rate (seed: 0.1)")
+    s.add_argument("--init-std", type=float, help="std of the initial weights (seed: 0.01)")
+    s.add_argument("--seed", type=int, help="seed for initialisation and shuffling (default: 0)")
+    s.add_argument("--momentum", type=float, help="SGD momentum (seed: 0)")
+    s.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    s.add_argument("--weight-decay", type=float, help="L2 penalty (seed: 0)")
+    s.add_argument("--schedule", help="learning-rate schedule: constant or cosine")
+    r = train.add_argument_group("how and where")
+    r.add_argument("--engine", help="auto (fused where it applies), fused or autograd")
+    r.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
+    r.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    r.add_argument("--out", help="run folder to write (default: runs/<dataset>-<time>)")
+    r.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    r.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    train.set_defaults(func=cmd_train)
+
+    data = sub.add_parser("data", help="show where the data set is found and whether it verified")
+    _add_data_args(data)
+    data.add_argument("--fetch", action="store_true", help="download the data set if missing")
+    data.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    data.set_defaults(func=cmd_data)
+    return parser
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="fashion-mnist (default), mnist, or idx (your own files)")
+    g.add_argument("--data-dir", help="folder holding the four IDX files (or $SOFTMAXREG_DATA)")
+
+
+TRAIN_SETTINGS = ("epochs", "batch_size", "lr", "init_std", "seed", "momentum", "nesterov",
+                  "weight_decay", "schedule", "engine", "dataset", "data_dir")  # fmt: skip
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .progress import EpochPrinter
+    from .runner import resume_run, train_run
+
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in TRAIN_SETTINGS if getattr(args, k) is not None]
+        if given or args.out or args.recipe != "seed":
+            flags = ", ".join(given + (["--out"] if args.out else []))
+            raise SoftmaxRegError(
+                f"--resume takes every setting from {args.resume}/config.json; drop "
+                f"{flags or '--recipe'}"
+            )
+    settings = {k: getattr(args, k) for k in TRAIN_SETTINGS}
+    settings.update(threads=args.threads, device=args.device)
+    if args.resume:
+        from .runner import read_run_config
+
+        epochs = read_run_config(Path(args.resume)).epochs
+    else:
+        config = TrainConfig.from_recipe(args.recipe, **settings)
+        epochs = config.epochs
+    callbacks = [] if args.quiet else [EpochPrinter(epochs)]
+    try:
+        if args.resume:
+            result = resume_run(args.resume, callbacks=callbacks, threads=args.threads,
+                                device=args.device)  # fmt: skip
+        else:
+            result = train_run(config, args.out, overwrite=args.overwrite, callbacks=callbacks)
+    except Interrupted as stop:
+        run = args.resume or args.out or "the run folder"
+        raise Interrupted(f"{stop}; checkpoint saved; resume with: softmaxreg train --resume {run}")
+    if not args.quiet:
+        final = result.history[-1]
+        print(
+            f"done in {result.seconds:.2f} s: test acc {final.test_acc:.4f}; "
+            f"run folder {result.path} (curves: {result.path / 'curves.svg'})"
+        )
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .data import describe, fetch, get_spec, load_dataset
+
+    name = args.dataset or "fashion-mnist"
+    spec = get_spec(name)
+    if args.fetch:
+        fetch(spec, args.data_dir, progress=not args.quiet)
+    dataset = load_dataset(name, args.data_dir, download=False, progress=not args.quiet)
+    if not args.quiet:
+        print("\n".join(describe(dataset)))
+    return 0
+
+
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    print(f"softmaxreg: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    warnings.showwarning = _one_line_warnings
+    try:
+        return args.func(args)
+    except Interrupted as exc:
+        print(f"softmaxreg: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SoftmaxRegError as exc:
+        print(f"softmaxreg: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("softmaxreg: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        # Disk full, permission denied and the like: name the file, no traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"softmaxreg: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Read and write IDX files (the MNIST format), gzip-compressed or raw, with strict validation.
+
+Layout: two zero bytes, a type byte (0x08 = uint8), a byte with the number of dimensions, each
+dimension as a big-endian uint32, then the data in C order.
+
+The reader validates everything it can *before* allocating memory (a header that declares 2^31
+images in a small file is refused at once), decompresses at most the number of bytes the header
+declares plus one (so a gzip bomb cannot fill memory), and hashes exactly the bytes it decodes:
+the checksum that is verified is the checksum of the data that is used, even if the file changes
+on disk meanwhile.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..fileio import atomic_write_bytes
+
+UINT8 = 0x08
+GZIP_MAGIC = b"\x1f\x8b"
+# Deflate cannot compress better than about 1032:1, so a gzip file of n bytes can never hold
+# more than ~1032·n bytes: a header that declares more is truncated or forged.
+DEFLATE_MAX_RATIO = 1032
+# Refuse payloads above this many bytes unless the caller raises the limit (Fashion-MNIST's
+# largest file is 47 MB).
+DEFAULT_MAX_BYTES = 2**31
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class IdxData:
+    """A decoded IDX file: the array and the sha256 of the whole decompressed file."""
+
+    array: np.ndarray
+    sha256: str
+
+
+def is_gzip(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def read_idx(
+    path: str | Path, ndim: int | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> IdxData:
+    """Decode one IDX file of uint8 data; `ndim` (1 for labels, 3 for images) is enforced.
+
+    Raises `DataError` naming the file and the defect for anything malformed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "is a directory, expected an IDX file", "pass the file's path")
+    try:
+        stored_size = path.stat().st_size
+        raw = open(path, "rb")  # noqa: SIM115 - closed below, possibly via the gzip wrapper
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror})") from None
+    with raw:
+        if stored_size == 0:
+            raise DataError(path, "empty file, expected an IDX file", "replace the file")
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        if not compressed and path.suffix == ".gz":
+            raise DataError(
+                path, "name ends in .gz but the file is not gzip-compressed", "replace the file"
+            )
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        try:
+            return _decode(path, stream, stored_size, compressed, ndim, max_bytes)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise DataError(path, f"corrupt gzip stream ({exc})", "replace the file") from None
+
+
+def _decode(path, stream, stored_size, compressed, ndim, max_bytes) -> IdxData:
+    digest = hashlib.sha256()
+    head = _read_exactly(stream, 4)
+    if len(head) < 4:
+        raise DataError(path, "truncated header (fewer than 4 bytes)", "replace the file")
+    if head[0] != 0 or head[1] != 0:
+        raise DataError(
+            path,
+            f"bad magic bytes {head[:2].hex()}: not an IDX file (expected 0000)",
+            "check that this is an MNIST-style IDX file",
+        )
+    if head[2] != UINT8:
+        raise DataError(
+            path,
+            f"unsupported IDX type byte 0x{head[2]:02x} (only 0x08 = uint8 is supported)",
+            "convert the data to uint8",
+        )
+    found_ndim = head[3]
+    if ndim is not None and found_ndim != ndim:
+        kind = {1: "labels", 3: "images"}.get(ndim, "data")
+        raise DataError(
+            path,
+            f"has {found_ndim} dimensions, expected {ndim} ({kind})",
+            "check that images and labels files are not swapped",
+        )
+    dim_bytes = _read_exactly(stream, 4 * found_ndim)
+    if len(dim_bytes) < 4 * found_ndim:
+        raise DataError(path, "truncated header (dimensions cut off)", "replace the file")
+    dims = struct.unpack(f">{found_ndim}I", dim_bytes)
+    header_size = 4 + 4 * found_ndim
+    payload = math.prod(dims)
+    if payload > max_bytes:
+        raise DataError(
+            path,
+            f"header declares dimensions {dims} = {payload} bytes, over the limit of {max_bytes}",
+            "the file is corrupt or not an image data set",
+        )
+    if compressed:
+        ceiling = DEFLATE_MAX_RATIO * stored_size + 1024
+        if header_size + payload > ceiling:
+            raise DataError(
+                path,
+                f"header declares {payload} bytes but a {stored_size}-byte gzip file cannot "
+                "hold that many (truncated or corrupt)",
+                "replace the file",
+            )
+    elif stored_size != header_size + payload:
+        actual = stored_size - header_size
+        what = "truncated payload" if actual < payload else "trailing bytes after the payload"
+        raise DataError(
+            path,
+            f"{what}: {actual} bytes of data, header declares {payload} for dimensions {dims}",
+            "replace the file",
+        )
+    digest.update(head)
+    digest.update(dim_bytes)
+    data = np.empty(payload, dtype=np.uint8)
+    view = memoryview(data)
+    filled = 0
+    while filled < payload:
+        n = stream.readinto(view[filled : filled + _CHUNK])
+        if not n:
+            break
+        digest.update(view[filled : filled + n])
+        filled += n
+    if filled < payload:
+        raise DataError(
+            path,
+            f"truncated payload: {filled} bytes of data, header declares {payload} "
+            f"for dimensions {dims}",
+            "replace the file",
+        )
+    if stream.read(1):
+        raise DataError(
+            path, f"trailing bytes after the {payload}-byte payload", "replace the file"
+        )
+    return IdxData(data.reshape(dims), digest.hexdigest())
+
+
+def _read_exactly(stream, n: int) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = stream.read(n - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def encode_idx(array: np.ndarray) -> bytes:
+    """The IDX bytes (uncompressed) of a uint8 array."""
+    array = np.ascontiguousarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"IDX writer supports uint8 only, got {array.dtype}")
+    header = bytes([0, 0, UINT8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> Path:
+    """Write `array` as an IDX file, gzip-compressed when the name ends in .gz (atomic)."""
+    path = Path(path)
+    compress = path.suffix == ".gz" if compress is None else compress
+    data = encode_idx(array)
+    if compress:
+        data = gzip.compress(data, mtime=0)
+    return atomic_write_bytes(path, data)

@@ -1,0 +1,60 @@
+"""A split held whole on the device as uint8, served as float minibatches.
+
+No DataLoader and no worker processes: the data set is 55 MB, so it lives in memory (on the GPU
+when training there) and each minibatch is gathered by index right before use. Gathering per
+batch keeps the working set in cache (2-3x faster here than materialising a shuffled float copy
+of the split each epoch), and uint8 storage moves a quarter of the bytes float32 would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+
+class InMemorySplit:
+    """Images as (n, pixels) uint8 and labels as int64, on `device`."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, device: str | torch.device = "cpu"):
+        flat = np.ascontiguousarray(images).reshape(len(images), -1)
+        self.image_shape = tuple(images.shape[1:])
+        self.images = torch.from_numpy(flat).to(device)
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
+        self.device = torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+    def order(self, generator: torch.Generator | None) -> torch.Tensor:
+        """One epoch's order: a permutation from `generator` (drawn on the CPU, so a seed gives
+        the same order on every device), or the identity when generator is None."""
+        if generator is None:
+            return torch.arange(len(self), device=self.device)
+        return torch.randperm(len(self), generator=generator).to(self.device)
+
+    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The examples at `index` as float32 pixels in [0, 1] and int64 labels."""
+        return to_float(self.images.index_select(0, index)), self.labels.index_select(0, index)
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, start: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Minibatches in `order(generator)`, from batch number `start` on."""
+        order = self.order(generator)
+        for lo in range(start * batch_size, len(self), batch_size):
+            yield self.gather(order[lo : lo + batch_size])
+
+    def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Ordered slices (no gather): for evaluation."""
+        for lo in range(0, len(self), size):
+            yield to_float(self.images[lo : lo + size]), self.labels[lo : lo + size]
+
+
+def to_float(pixels: torch.Tensor) -> torch.Tensor:
+    # Same arithmetic as torchvision's ToTensor: uint8 / 255 in float32.
+    return pixels.to(torch.float32).div_(255)

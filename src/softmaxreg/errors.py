@@ -1,0 +1,53 @@
+"""One small exception hierarchy.
+
+Every error a user can cause (a bad file, a bad argument, a missing data set) is a
+`SoftmaxRegError`. Its message is a single line that names the file or argument, says what is
+wrong and what to do; the CLI prints it as-is and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SoftmaxRegError(Exception):
+    """Base class: a problem the user can fix. ``str(err)`` is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class ConfigError(SoftmaxRegError, ValueError):
+    """A setting or argument is out of range or of the wrong form."""
+
+
+class DataError(SoftmaxRegError):
+    """A data file is missing, malformed or fails its checksum."""
+
+    def __init__(self, path: str | Path, defect: str, hint: str = "") -> None:
+        self.path = Path(path)
+        self.defect = defect
+        message = f"{path}: {defect}"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message)
+
+
+class DatasetNotFound(SoftmaxRegError):
+    """No copy of the data set could be found or fetched."""
+
+
+class CheckpointError(SoftmaxRegError):
+    """A model or checkpoint file cannot be used."""
+
+
+class ImageError(SoftmaxRegError):
+    """An input image for prediction cannot be used."""
+
+
+class DivergenceError(SoftmaxRegError):
+    """Training produced a non-finite loss."""
+
+
+class Interrupted(SoftmaxRegError):
+    """Training was stopped by a signal after saving a resumable checkpoint."""

@@ -1,0 +1,167 @@
+"""The epoch loop: the book's per-epoch metrics, callbacks, divergence checks, clean stops.
+
+Semantics follow d2l's `train_ch3`: per epoch, the training loss and accuracy are accumulated
+over that epoch's minibatches as they are computed (before each update), then the test
+accuracy is measured once. The loop's position (epoch, step within it, the shuffling
+generator's state at the epoch's start, partial sums) is explicit, so a checkpoint can capture
+it anywhere and a resumed run continues bit-identically.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .data.loader import InMemorySplit
+from .errors import DivergenceError, Interrupted
+
+
+class TrainingWarning(UserWarning):
+    """Training goes on, but something looks wrong (e.g. a far too large learning rate)."""
+
+
+@dataclass
+class EpochRecord:
+    epoch: int  # 1-based, as printed and plotted
+    train_loss: float
+    train_acc: float
+    test_acc: float
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Position:
+    """Where training stands: `epoch` epochs are complete and `step` steps of the next are done."""
+
+    epoch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    count: int = 0
+    seconds: float = 0.0
+    epoch_rng: torch.Tensor | None = None  # shuffling generator state at the epoch's start
+
+
+@dataclass
+class Trainer:
+    model: nn.Module
+    engine: object  # AutogradEngine | FusedEngine: .step(X, y) -> (loss_sum, correct)
+    train: InMemorySplit
+    test: InMemorySplit
+    epochs: int
+    batch_size: int
+    generator: torch.Generator
+    lr_at: Callable[[int], float] | None = None  # learning rate for a 0-based epoch
+    callbacks: Sequence[object] = ()
+    should_stop: Callable[[], bool] = lambda: False
+    history: list[EpochRecord] = field(default_factory=list)
+    position: Position = field(default_factory=Position)
+    num_classes: int = 10
+    _warned: bool = False
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.engine.optimizer  # type: ignore[attr-defined]
+
+    def run(self) -> list[EpochRecord]:
+        while self.position.epoch < self.epochs:
+            pos = self.position
+            if pos.step == 0:
+                pos.epoch_rng = self.generator.get_state()
+            else:  # resuming inside an epoch: replay the same permutation
+                self.generator.set_state(pos.epoch_rng)
+            self._run_epoch(pos)
+        return self.history
+
+    def _run_epoch(self, pos: Position) -> None:
+        if self.lr_at is not None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr_at(pos.epoch)
+        steps = self.train.num_batches(self.batch_size)
+        self._emit("on_epoch_start", pos.epoch + 1, steps)
+        self.model.train()
+        started = time.perf_counter()
+        for X, y in self.train.batches(self.batch_size, self.generator, start=pos.step):
+            loss_sum, correct = self.engine.step(X, y)
+            if not math.isfinite(loss_sum):
+                raise DivergenceError(
+                    f"training diverged: non-finite loss at epoch {pos.epoch + 1} step "
+                    f"{pos.step + 1} (learning rate {self._lr():g}); weights from the last "
+                    f"completed epoch are kept; try a smaller --lr (e.g. {self._lr() / 10:g})"
+                    " or --init-std"
+                )
+            pos.loss_sum += loss_sum
+            pos.correct += correct
+            pos.count += len(y)
+            pos.step += 1
+            self._emit("on_step", pos.step, steps)
+            if self.should_stop() and pos.step < steps:
+                pos.seconds += time.perf_counter() - started
+                self._emit("on_stop", self)
+                raise Interrupted(f"stopped at epoch {pos.epoch + 1} step {pos.step}")
+        test_acc = evaluate_accuracy(self.model, self.test)
+        pos.seconds += time.perf_counter() - started
+        record = EpochRecord(
+            epoch=pos.epoch + 1,
+            train_loss=pos.loss_sum / pos.count,
+            train_acc=pos.correct / pos.count,
+            test_acc=test_acc,
+            seconds=pos.seconds,
+        )
+        self.history.append(record)
+        self._warn_if_loss_exploding(record)
+        self.position = pos = Position(epoch=pos.epoch + 1)
+        self._emit("on_epoch_end", self, record)
+        if self.should_stop() and pos.epoch < self.epochs:
+            self._emit("on_stop", self)
+            raise Interrupted(f"stopped after epoch {pos.epoch}")
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _warn_if_loss_exploding(self, record: EpochRecord) -> None:
+        # An untrained model scores about ln(C); an epoch far above that means the step size
+        # is throwing the weights around even though the stable loss stays finite.
+        untrained = math.log(self.num_classes)
+        if not self._warned and record.train_loss > 10 * untrained:
+            self._warned = True
+            warnings.warn(
+                f"epoch {record.epoch} training loss {record.train_loss:.4g} is far above an "
+                f"untrained model's ln({self.num_classes}) = {untrained:.2f}: learning rate "
+                f"{self._lr():g} is probably too large; try --lr {self._lr() / 10:g}",
+                TrainingWarning,
+                stacklevel=2,
+            )
+
+    def _emit(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            method = getattr(cb, hook, None)
+            if method is not None:
+                method(*args)
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: nn.Module, split: InMemorySplit, chunk: int = 2000) -> float:
+    """Fraction of `split` classified correctly, in large ordered chunks without autograd."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for X, y in split.chunks(chunk):
+        correct += int((model(X).argmax(dim=1) == y).sum())
+    model.train(was_training)
+    return correct / len(split)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, split: InMemorySplit, chunk: int = 2000) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(X) for X, _ in split.chunks(chunk)])
