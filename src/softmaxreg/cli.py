@@ -76,6 +76,17 @@ TRAIN_SETTINGS = ("epochs", "batch_size", "lr", "init_std", "seed", "momentum", 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .plots import CurvesWorker
+
+    # Started before torch is imported, so that matplotlib loads on the other core meanwhile.
+    plotter = CurvesWorker()
+    try:
+        return _train(args, plotter)
+    finally:
+        plotter.close()
+
+
+def _train(args: argparse.Namespace, plotter) -> int:
     from .config import TrainConfig
     from .progress import EpochPrinter
     from .runner import resume_run, train_run
@@ -101,9 +112,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             result = resume_run(args.resume, callbacks=callbacks, threads=args.threads,
-                                device=args.device)  # fmt: skip
+                                device=args.device, plotter=plotter)  # fmt: skip
         else:
-            result = train_run(config, args.out, overwrite=args.overwrite, callbacks=callbacks)
+            result = train_run(config, args.out, overwrite=args.overwrite, callbacks=callbacks,
+                               plotter=plotter)  # fmt: skip
     except Interrupted as stop:
         run = args.resume or args.out or "the run folder"
         raise Interrupted(f"{stop}; checkpoint saved; resume with: softmaxreg train --resume {run}")

@@ -24,6 +24,31 @@ from .model import linear_of
 ENGINES = ("auto", "fused", "autograd")
 
 
+class SGDParams:
+    """SGD's hyperparameters and momentum buffers in `torch.optim.SGD`'s own layout
+    (`param_groups`, `state`), without torch.optim: its first step imports torch._dynamo,
+    2.3 s here, more than the whole fused training run. `make_engine` turns it into a real
+    `torch.optim.SGD` when the autograd engine is used."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:  # fmt: skip
+        self.param_groups = [
+            {"params": list(params), "lr": lr, "momentum": momentum, "dampening": 0,
+             "weight_decay": weight_decay, "nesterov": nesterov, "maximize": False}
+        ]  # fmt: skip
+        self.state: dict = {}
+
+    def to_torch(self) -> torch.optim.SGD:
+        group = self.param_groups[0]
+        opt = torch.optim.SGD(
+            group["params"], lr=group["lr"], momentum=group["momentum"],
+            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+        )  # fmt: skip
+        for p, st in self.state.items():
+            opt.state[p] = dict(st)
+        return opt
+
+
 class AutogradEngine:
     name = "autograd"
 
@@ -39,10 +64,10 @@ class AutogradEngine:
         self.optimizer.zero_grad()
         if losses.dim() > 0:
             losses.mean().backward()
-            total = float(losses.sum())
+            total = float(losses.detach().sum())
         else:  # a loss with reduction='mean' (the book allows either)
             losses.backward()
-            total = float(losses) * len(y)
+            total = float(losses.detach()) * len(y)
         self.optimizer.step()
         return total, int((y_hat.argmax(dim=1) == y).sum())
 
@@ -50,7 +75,7 @@ class AutogradEngine:
 class FusedEngine:
     name = "fused"
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.SGD) -> None:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.SGD | SGDParams) -> None:
         linear = linear_of(model)
         reason = fused_unsupported(model, optimizer)
         if linear is None or reason:
@@ -66,34 +91,34 @@ class FusedEngine:
         W, b = self.weight, self.bias
         X = X.reshape(len(X), -1)
         batch = len(y)
-        logits = torch.addmm(b, X, W.t()) if b is not None else X @ W.t()
-        correct = int((logits.argmax(dim=1) == y).sum())
-        # Stable softmax: shift each row by its max, so every exponent is <= 0.
-        logits.sub_(logits.amax(dim=1, keepdim=True))
-        probs = logits.exp()
-        sumexp = probs.sum(dim=1, keepdim=True)
-        # loss_i = log(sum exp(shifted)) - shifted[y_i]
-        loss_sum = float(sumexp.log().sum() - logits.gather(1, y.unsqueeze(1)).sum())
-        # G = softmax - onehot(y); the 1/B of the mean loss is folded into the step size.
-        probs.div_(sumexp)
-        probs.scatter_add_(1, y.unsqueeze(1), self._minus_ones(batch, probs))
+        target = y.unsqueeze(0)
+        # Logits transposed, (classes, batch) = W X^T: the fast BLAS layout here; every
+        # reduction below runs over the class axis 0.
+        z = torch.addmm(b.unsqueeze(1), W, X.t()) if b is not None else torch.mm(W, X.t())
+        # Stable log-softmax (section 7.2): shift each column by its max, so every exponent
+        # is <= 0, then log p = shifted - log(sum exp(shifted)); no log of a probability.
+        z.sub_(z.amax(dim=0, keepdim=True))
+        log_probs = z.sub_(z.exp().sum(dim=0, keepdim=True).log_())
+        true_log_prob = log_probs.gather(0, target)
+        # Right when the true class holds the maximum (log p = shifted 0 - log sum, the largest
+        # in its column); cheaper here than an argmax over axis 0, equal unless logits tie.
+        correct = int((true_log_prob == log_probs.amax(dim=0, keepdim=True)).sum())
+        loss_sum = -float(true_log_prob.sum())
+        # dL/dlogits of the mean loss, in autograd's order of operations (so that both engines
+        # round alike): G^T = softmax / B, minus 1/B at each true class.
+        inv_batch = 1.0 / batch
+        grad = log_probs.exp_().mul_(inv_batch)
+        grad.scatter_add_(0, target, self._minus_ones(batch, grad).mul(inv_batch))
         group = self.optimizer.param_groups[0]
-        lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
-        if momentum == 0 and decay == 0:
-            W.addmm_(probs.t(), X, alpha=-lr / batch)
-            if b is not None:
-                b.sub_(probs.sum(dim=0), alpha=lr / batch)
-        else:
-            grad_w = torch.mm(probs.t(), X).div_(batch)
-            self._sgd_update(W, grad_w, group)
-            if b is not None:
-                self._sgd_update(b, probs.sum(dim=0).div_(batch), group)
+        self._sgd_update(W, torch.mm(grad, X), group)
+        if b is not None:
+            self._sgd_update(b, grad.sum(dim=1), group)
         return loss_sum, correct
 
     def _minus_ones(self, batch: int, like: torch.Tensor) -> torch.Tensor:
-        if self._ones is None or len(self._ones) < batch or self._ones.device != like.device:
-            self._ones = torch.full((max(batch, 256), 1), -1.0, dtype=like.dtype, device=like.device)
-        return self._ones[:batch]
+        if self._ones is None or self._ones.shape[1] < batch or self._ones.device != like.device:
+            self._ones = torch.full((1, max(batch, 256)), -1.0, dtype=like.dtype, device=like.device)
+        return self._ones[:, :batch]
 
     def _sgd_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
         """torch.optim.SGD's rule, with its momentum buffer kept in the optimizer's state."""
@@ -101,7 +126,7 @@ class FusedEngine:
             grad = grad.add_(p, alpha=group["weight_decay"])
         momentum = group["momentum"]
         if momentum:
-            state = self.optimizer.state[p]
+            state = self.optimizer.state.setdefault(p, {})
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = grad.clone()
@@ -116,7 +141,7 @@ def fused_unsupported(model: nn.Module, optimizer: torch.optim.Optimizer, loss=N
     linear = linear_of(model)
     if linear is None:
         return "the model is not Flatten + Linear"
-    if type(optimizer) is not torch.optim.SGD:
+    if type(optimizer) not in (torch.optim.SGD, SGDParams):
         return f"the optimizer is {type(optimizer).__name__}, not plain SGD"
     if len(optimizer.param_groups) != 1:
         return "the optimizer has several parameter groups"
@@ -132,8 +157,8 @@ def fused_unsupported(model: nn.Module, optimizer: torch.optim.Optimizer, loss=N
             return f"the loss is {type(loss).__name__}, not CrossEntropyLoss"
         if loss.weight is not None or loss.label_smoothing or loss.reduction == "sum":
             return "CrossEntropyLoss with class weights, label smoothing or reduction='sum'"
-    if linear.weight.dtype != torch.float32:
-        return "the weights are not float32"
+    if linear.weight.dtype not in (torch.float32, torch.float64):
+        return "the weights are neither float32 nor float64"
     return ""
 
 
@@ -147,5 +172,7 @@ def make_engine(
     if kind == "fused" and reason:
         raise ConfigError(f"--engine fused does not apply: {reason}; use --engine autograd")
     if kind == "autograd" or reason:
+        if isinstance(optimizer, SGDParams):
+            optimizer = optimizer.to_torch()
         return AutogradEngine(model, optimizer, loss)
     return FusedEngine(model, optimizer)

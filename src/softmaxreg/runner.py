@@ -30,7 +30,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_model
 from .config import TrainConfig
 from .data.dataset import Dataset, load_dataset
 from .data.loader import InMemorySplit
-from .engines import make_engine
+from .engines import SGDParams, make_engine
 from .errors import ConfigError
 from .fileio import atomic_write_json, atomic_write_text
 from .model import build_model
@@ -63,15 +63,18 @@ def train_run(
     callbacks: Sequence[object] = (),
     dataset: Dataset | None = None,
     handle_signals: bool = True,
+    plotter=save_curves,
 ) -> RunResult:
-    """Train `config` into the run folder `out` (default: runs/<dataset>-<time>)."""
+    """Train `config` into the run folder `out` (default: runs/<dataset>-<time>).
+    `plotter(history, folder, epochs)` draws the curves (e.g. a `plots.CurvesWorker`)."""
     started = time.perf_counter()
     config = config.validated()
     device = setup_device(config)
     dataset = dataset or load_dataset(config.dataset, config.data_dir)
     run_dir = prepare_run_dir(Path(out) if out else default_run_dir(config.dataset), overwrite)
     atomic_write_json(run_dir / CONFIG, describe_run(config, dataset, device))
-    return _train(run_dir, config, dataset, device, None, callbacks, handle_signals, started)
+    return _train(run_dir, config, dataset, device, None, callbacks, handle_signals, started,
+                  plotter)  # fmt: skip
 
 
 def resume_run(
@@ -81,6 +84,7 @@ def resume_run(
     threads: int | None = None,
     device: str | None = None,
     handle_signals: bool = True,
+    plotter=save_curves,
 ) -> RunResult:
     """Continue a run from its last checkpoint (or from the start if it has none yet)."""
     started = time.perf_counter()
@@ -93,27 +97,28 @@ def resume_run(
     checkpoint = run_dir / CHECKPOINT
     return _train(
         run_dir, config, dataset, dev, checkpoint if checkpoint.exists() else None,
-        callbacks, handle_signals, started,
+        callbacks, handle_signals, started, plotter,
     )  # fmt: skip
 
 
-def _train(run_dir, config, dataset, device, checkpoint, callbacks, handle_signals, started):
+def _train(run_dir, config, dataset, device, checkpoint, callbacks, handle_signals, started,
+           plotter):  # fmt: skip
     init_gen = torch.Generator().manual_seed(config.seed * 2 + INIT_STREAM)
     shuffle_gen = torch.Generator().manual_seed(config.seed * 2 + SHUFFLE_STREAM)
     model = build_model(dataset.num_inputs, dataset.num_classes, config.init_std, init_gen)
     model.to(device)
-    optimizer = torch.optim.SGD(
+    sgd = SGDParams(
         model.parameters(), lr=config.lr, momentum=config.momentum,
         weight_decay=config.weight_decay, nesterov=config.nesterov,
     )  # fmt: skip
-    engine = make_engine(config.engine, model, optimizer)
+    engine = make_engine(config.engine, model, sgd)
     position, history = Position(), []
     if checkpoint is not None:
-        rng, meta = load_checkpoint(checkpoint, model, optimizer)
+        rng, meta = load_checkpoint(checkpoint, model, engine.optimizer)
         position, history = _position_from(meta, rng)
         if position.step == 0:
             shuffle_gen.set_state(rng)
-    writer = RunWriter(run_dir, dataset)
+    writer = RunWriter(run_dir, dataset, plotter)
     trainer = Trainer(
         model=model,
         engine=engine,
@@ -140,9 +145,10 @@ class RunWriter:
     """Callback: checkpoint and metrics after every epoch (and on a clean stop), results at
     the end. Every file is written atomically."""
 
-    def __init__(self, run_dir: Path, dataset: Dataset) -> None:
+    def __init__(self, run_dir: Path, dataset: Dataset, plotter=save_curves) -> None:
         self.run_dir = run_dir
         self.dataset = dataset
+        self.plotter = plotter
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
         self.save_checkpoint(trainer)
@@ -166,7 +172,7 @@ class RunWriter:
         save_checkpoint(self.run_dir / CHECKPOINT, trainer.model, trainer.optimizer, rng, meta)
 
     def finish(self, trainer: Trainer, config: TrainConfig) -> None:
-        save_curves(trainer.history, self.run_dir, config.epochs)
+        self.plotter(trainer.history, self.run_dir, config.epochs)
         final = trainer.history[-1].as_dict() if trainer.history else {}
         save_model(
             self.run_dir / MODEL,

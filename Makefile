@@ -1,0 +1,49 @@
+# make demo: set everything up, then run the seed chapter's training with its figure.
+# make test: set everything up (plus the dev tools), then lint and run the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: demo test bench fuzz lint data setup clean
+
+demo: data
+	$(BIN)/softmaxreg train --out runs/demo --overwrite
+	@echo "figure: runs/demo/curves.svg (and curves.png)"
+
+test: $(VENV)/.dev data
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.bench data
+	$(BIN)/python bench/run.py
+
+fuzz: $(VENV)/.dev
+	FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench examples
+
+setup: $(VENV)/.installed
+
+# The package and its runtime dependencies; torch is pinned to the CPU wheel (constraints.txt).
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed
+	$(PIP) -e '.[dev]'
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.dev
+	$(PIP) -e '.[dev,bench]'
+	touch $@
+
+# Fashion-MNIST: already verified, or Debian's dataset-fashion-mnist, or a download; else a
+# message that says what to do.
+data: $(VENV)/.installed
+	bash scripts/ensure-data.sh $(BIN)/softmaxreg
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache
