@@ -137,7 +137,7 @@ def load_checkpoint(
     for i, p in enumerate(optimizer.param_groups[0]["params"]):
         buf = tensors.get(f"optim.{i}.momentum_buffer")
         if buf is not None:
-            optimizer.state[p]["momentum_buffer"] = buf.to(p.device).clone()
+            optimizer.state.setdefault(p, {})["momentum_buffer"] = buf.to(p.device).clone()
     for group, saved in zip(optimizer.param_groups, meta.get("param_groups", []), strict=False):
         group.update(saved)
     return tensors["rng.shuffle"], meta

@@ -16,9 +16,9 @@ from .errors import ConfigError
 RECIPES: dict[str, dict] = {
     "seed": {},
     "tuned": {
-        "epochs": 12,
-        "batch_size": 256,
-        "lr": 0.1,
+        "epochs": 16,
+        "batch_size": 512,
+        "lr": 0.2,
         "momentum": 0.9,
         "nesterov": True,
         "weight_decay": 1e-4,

@@ -64,9 +64,12 @@ def train_run(
     dataset: Dataset | None = None,
     handle_signals: bool = True,
     plotter=save_curves,
+    should_stop=None,
 ) -> RunResult:
     """Train `config` into the run folder `out` (default: runs/<dataset>-<time>).
-    `plotter(history, folder, epochs)` draws the curves (e.g. a `plots.CurvesWorker`)."""
+
+    `plotter(history, folder, epochs)` draws the curves (e.g. a `plots.CurvesWorker`);
+    `should_stop()`, polled after every step like SIGINT, stops cleanly with a checkpoint."""
     started = time.perf_counter()
     config = config.validated()
     device = setup_device(config)
@@ -74,7 +77,7 @@ def train_run(
     run_dir = prepare_run_dir(Path(out) if out else default_run_dir(config.dataset), overwrite)
     atomic_write_json(run_dir / CONFIG, describe_run(config, dataset, device))
     return _train(run_dir, config, dataset, device, None, callbacks, handle_signals, started,
-                  plotter)  # fmt: skip
+                  plotter, should_stop)  # fmt: skip
 
 
 def resume_run(
@@ -97,12 +100,12 @@ def resume_run(
     checkpoint = run_dir / CHECKPOINT
     return _train(
         run_dir, config, dataset, dev, checkpoint if checkpoint.exists() else None,
-        callbacks, handle_signals, started, plotter,
+        callbacks, handle_signals, started, plotter, None,
     )  # fmt: skip
 
 
 def _train(run_dir, config, dataset, device, checkpoint, callbacks, handle_signals, started,
-           plotter):  # fmt: skip
+           plotter, should_stop):  # fmt: skip
     init_gen = torch.Generator().manual_seed(config.seed * 2 + INIT_STREAM)
     shuffle_gen = torch.Generator().manual_seed(config.seed * 2 + SHUFFLE_STREAM)
     model = build_model(dataset.num_inputs, dataset.num_classes, config.init_std, init_gen)
@@ -134,7 +137,9 @@ def _train(run_dir, config, dataset, device, checkpoint, callbacks, handle_signa
         num_classes=dataset.num_classes,
     )
     with stop_requests(handle_signals) as stop:
-        trainer.should_stop = stop.is_set
+        trainer.should_stop = (
+            stop.is_set if should_stop is None else lambda: stop.is_set() or should_stop()
+        )
         trainer.run()
     writer.finish(trainer, config)
     return RunResult(run_dir, model, trainer.history, config, dataset,

@@ -1,0 +1,107 @@
+"""The seed's experiment on the real Fashion-MNIST, reproducibility, resume, divergence."""
+
+import csv
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from softmaxreg.config import TrainConfig
+from softmaxreg.errors import DivergenceError, Interrupted
+from softmaxreg.runner import resume_run, train_run
+from softmaxreg.train import TrainingWarning
+
+
+def rows_without_seconds(path):
+    with open(path, newline="") as f:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_seed_run_reaches_the_books_accuracy(real_data, tmp_path, seed):
+    result = train_run(TrainConfig(seed=seed), tmp_path / "run", dataset=real_data)
+    final = result.history[-1]
+    assert len(result.history) == 10
+    assert final.train_loss < 0.5
+    assert final.train_acc > 0.80
+    assert 0.80 < final.test_acc < 0.86
+    for name in ("config.json", "metrics.csv", "metrics.json", "curves.svg", "curves.png",
+                 "model.safetensors", "checkpoint.safetensors"):  # fmt: skip
+        assert (tmp_path / "run" / name).stat().st_size > 0, name
+    with open(tmp_path / "run" / "metrics.csv") as f:
+        assert f.readline().strip() == "epoch,train_loss,train_acc,test_acc,seconds"
+
+
+def test_same_seed_gives_identical_metrics_and_weights(real_data, tmp_path):
+    a = train_run(TrainConfig(epochs=3), tmp_path / "a", dataset=real_data)
+    b = train_run(TrainConfig(epochs=3), tmp_path / "b", dataset=real_data)
+    assert rows_without_seconds(a.path / "metrics.csv") == rows_without_seconds(
+        b.path / "metrics.csv"
+    )
+    wa, wb = load_file(a.path / "model.safetensors"), load_file(b.path / "model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    c = train_run(TrainConfig(epochs=3, seed=1), tmp_path / "c", dataset=real_data)
+    assert not torch.equal(wa["1.weight"], load_file(c.path / "model.safetensors")["1.weight"])
+
+
+def test_autograd_engine_runs_the_seed_with_the_same_results(real_data, tmp_path):
+    fused = train_run(TrainConfig(epochs=2), tmp_path / "f", dataset=real_data)
+    auto = train_run(TrainConfig(epochs=2, engine="autograd"), tmp_path / "a", dataset=real_data)
+    for f, a in zip(fused.history, auto.history, strict=True):
+        assert f.train_loss == pytest.approx(a.train_loss, rel=1e-5)
+        assert f.train_acc == pytest.approx(a.train_acc, abs=2e-5)
+        assert f.test_acc == pytest.approx(a.test_acc, abs=2e-4)
+
+
+class StopAt:
+    """Callback that asks the trainer to stop after a given global step."""
+
+    def __init__(self, step_in_epoch, epoch):
+        self.epoch, self.step_in_epoch, self.current = epoch, step_in_epoch, 0
+        self.flag = False
+
+    def on_epoch_start(self, epoch, steps):
+        self.current = epoch
+
+    def on_step(self, step, steps):
+        if self.current == self.epoch and step == self.step_in_epoch:
+            self.flag = True
+
+
+@pytest.mark.parametrize("epoch, step", [(1, 100), (2, 235), (3, 1)])
+def test_stop_and_resume_is_bit_identical(real_data, tmp_path, epoch, step):
+    config = TrainConfig(epochs=3, momentum=0.9, schedule="cosine")
+    whole = train_run(config, tmp_path / "whole", dataset=real_data)
+    stopper = StopAt(step, epoch)
+    with pytest.raises(Interrupted):
+        train_run(config, tmp_path / "part", dataset=real_data, callbacks=[stopper],
+                  should_stop=lambda: stopper.flag)  # fmt: skip
+    assert not (tmp_path / "part" / "model.safetensors").exists()
+    resumed = resume_run(tmp_path / "part")
+    assert rows_without_seconds(whole.path / "metrics.csv") == rows_without_seconds(
+        resumed.path / "metrics.csv"
+    )
+    wa = load_file(whole.path / "model.safetensors")
+    wb = load_file(resumed.path / "model.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_divergence_stops_with_epoch_and_step(real_data, tmp_path):
+    with pytest.raises(DivergenceError, match=r"epoch 1 step \d+ \(learning rate 1e\+38\)"):
+        train_run(TrainConfig(lr=1e38, epochs=2), tmp_path / "run", dataset=real_data)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_too_large_learning_rate_warns_once_but_trains(real_data, tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = train_run(TrainConfig(lr=1e4, epochs=2), tmp_path / "run", dataset=real_data)
+    messages = [str(w.message) for w in caught if issubclass(w.category, TrainingWarning)]
+    assert len(messages) == 1 and "learning rate 10000" in messages[0]
+    assert all(r.train_loss > 100 for r in result.history)
+
+
+def test_tuned_recipe_beats_the_seed(real_data, tmp_path):
+    result = train_run(TrainConfig.from_recipe("tuned"), tmp_path / "run", dataset=real_data)
+    assert result.history[-1].test_acc >= 0.845
