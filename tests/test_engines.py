@@ -3,9 +3,9 @@
 The two agree to 1e-5 (relative, max over the weights) in float32 wherever training is not
 itself hypersensitive. Some cells (235 steps at batch size 1, or at lr 1.0) amplify rounding:
 there the autograd engine, given weights and inputs that differ only in their last bit, ends
-further than 1e-5 from itself, so no different-but-equal arithmetic can meet 1e-5. For those cells the test
-measures that sensitivity (the noise floor) and requires the fused engine to stay within it,
-in float32 and in float64.
+further than 1e-5 from itself, so no different-but-equal arithmetic can meet 1e-5. For those
+cells the test measures that sensitivity (the noise floor) and requires the fused engine to
+stay within it, in float32 and in float64.
 """
 
 import numpy as np

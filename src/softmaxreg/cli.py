@@ -118,7 +118,9 @@ def _train(args: argparse.Namespace, plotter) -> int:
                                plotter=plotter)  # fmt: skip
     except Interrupted as stop:
         run = args.resume or args.out or "the run folder"
-        raise Interrupted(f"{stop}; checkpoint saved; resume with: softmaxreg train --resume {run}")
+        raise Interrupted(
+            f"{stop}; checkpoint saved; resume with: softmaxreg train --resume {run}"
+        ) from None
     if not args.quiet:
         final = result.history[-1]
         print(

@@ -117,7 +117,8 @@ class FusedEngine:
 
     def _minus_ones(self, batch: int, like: torch.Tensor) -> torch.Tensor:
         if self._ones is None or self._ones.shape[1] < batch or self._ones.device != like.device:
-            self._ones = torch.full((1, max(batch, 256)), -1.0, dtype=like.dtype, device=like.device)
+            size = (1, max(batch, 256))
+            self._ones = torch.full(size, -1.0, dtype=like.dtype, device=like.device)
         return self._ones[:, :batch]
 
     def _sgd_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:

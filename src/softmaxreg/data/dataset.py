@@ -36,7 +36,8 @@ MEMO_VERSION = 1
 class FileInfo:
     path: Path
     shape: tuple[int, ...]
-    verified: str  # "sha256" (checked now), "sha256 (remembered)", "size and structure", "structure"
+    # "sha256" (checked now), "sha256 (remembered)", "size and structure" or "structure"
+    verified: str
 
 
 @dataclass
