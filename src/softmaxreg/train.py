@@ -67,6 +67,7 @@ class Trainer:
     history: list[EpochRecord] = field(default_factory=list)
     position: Position = field(default_factory=Position)
     num_classes: int = 10
+    eval_seconds: float = 0.0  # time spent measuring test accuracy, for benchmarks
     _warned: bool = False
 
     @property
@@ -109,7 +110,9 @@ class Trainer:
                 pos.seconds += time.perf_counter() - started
                 self._emit("on_stop", self)
                 raise Interrupted(f"stopped at epoch {pos.epoch + 1} step {pos.step}")
+        eval_started = time.perf_counter()
         test_acc = evaluate_accuracy(self.model, self.test)
+        self.eval_seconds += time.perf_counter() - eval_started
         pos.seconds += time.perf_counter() - started
         record = EpochRecord(
             epoch=pos.epoch + 1,
