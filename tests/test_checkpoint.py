@@ -1,0 +1,135 @@
+"""Model files and checkpoints: safetensors only, checked before use; runs survive SIGKILL."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import run_cli
+from safetensors.torch import load_file, save_file
+
+import softmaxreg
+from softmaxreg.checkpoint import load_model, save_model
+from softmaxreg.errors import CheckpointError
+from softmaxreg.model import build_model
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    model = build_model(generator=torch.Generator().manual_seed(0))
+    return save_model(tmp_path / "m.safetensors", model, tuple("abcdefghij"), (28, 28))
+
+
+def test_model_round_trip_and_classifier(model_file):
+    clf = softmaxreg.load(model_file)
+    assert clf.classes == tuple("abcdefghij")
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    proba = clf.predict_proba(images)
+    assert proba.shape == (5, 10) and np.allclose(proba.sum(1), 1, atol=1e-6)
+    assert (clf.predict(images) == proba.argmax(1)).all()
+    assert clf.predict(images[0]).shape == (1,)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".pkl"])
+def test_pickle_files_are_refused(tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    torch.save(build_model().state_dict(), path)
+    with pytest.raises(CheckpointError, match="pickle.*never unpickles"):
+        load_model(path)
+    renamed = tmp_path / "sneaky.safetensors"  # a pickle under another name is refused too
+    renamed.write_bytes(path.read_bytes())
+    with pytest.raises(CheckpointError, match="pickle"):
+        load_model(renamed)
+
+
+def test_tensors_that_do_not_fit_are_refused(model_file, tmp_path):
+    tensors = load_file(model_file)
+    meta = json.loads(__import__("safetensors").safe_open(str(model_file), "pt").metadata()
+                      ["softmaxreg"])  # fmt: skip
+    cases = {
+        "wrong shape": ({"1.weight": torch.zeros(10, 100), "1.bias": torch.zeros(10)}, meta),
+        "missing": ({"1.weight": tensors["1.weight"]}, meta),
+        "dtype": ({k: v.double() for k, v in tensors.items()}, meta),
+        "classes": (tensors, {**meta, "classes": ["a", "b"]}),
+        "version": (tensors, {**meta, "format_version": 99}),
+    }
+    messages = {"wrong shape": "image shape", "missing": "missing", "dtype": "float32",
+                "classes": "lists 2 classes", "version": "upgrade"}  # fmt: skip
+    for name, (t, m) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.safetensors"
+        save_file(t, str(path), metadata={"softmaxreg": json.dumps(m)})
+        with pytest.raises(CheckpointError, match=messages[name]):
+            load_model(path)
+    bare = tmp_path / "bare.safetensors"
+    save_file(tensors, str(bare))
+    with pytest.raises(CheckpointError, match="without softmaxreg metadata"):
+        load_model(bare)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_model(garbage)
+
+
+def test_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(CheckpointError, match="not a softmaxreg run"):
+        load_model(tmp_path)
+    rc, out, err = run_cli("train", "--resume", tmp_path)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "not a softmaxreg run" in err
+
+
+def _metrics(run):
+    rows = (run / "metrics.csv").read_text().splitlines()
+    return [",".join(r.split(",")[:4]) for r in rows]
+
+
+def test_sigkill_at_several_moments_then_resume_is_identical(real_data, tmp_path):
+    """Kill `softmaxreg train` with SIGKILL inside epochs and around checkpoint writes, resume
+    each time, and end with the weights and metrics of an uninterrupted run."""
+    args = ["--epochs", "4", "--momentum", "0.9", "--schedule", "cosine", "-q"]
+    whole = tmp_path / "whole"
+    assert run_cli("train", "--out", whole, *args)[0] == 0
+    run = tmp_path / "killed"
+    rng = np.random.default_rng(0)
+
+    def command():  # resume once the run exists; killed before that, start it again
+        if (run / "config.json").exists():
+            return [sys.executable, "-m", "softmaxreg", "train", "--resume", str(run), "-q"]
+        return [sys.executable, "-m", "softmaxreg", "train", "--out", str(run), *args]
+
+    kills = 0
+    for _ in range(6):
+        proc = subprocess.Popen(command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=2.0 + rng.uniform(0, 1.5))  # start-up ~2 s, an epoch ~0.2 s
+            break  # it finished before the kill
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        # A killed write leaves at most a hidden temporary file, never a damaged target.
+        if run.exists():
+            assert all(p.name.startswith(".") for p in run.iterdir() if p.suffix == ".tmp")
+    final = subprocess.run(command(), capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert kills >= 3
+    assert _metrics(run) == _metrics(whole)
+    a, b = load_file(whole / "model.safetensors"), load_file(run / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ctrl_c_saves_and_prints_the_resume_command(real_data, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "softmaxreg", "train", "--out", str(run),
+                             "--epochs", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    for line in proc.stdout:  # wait for the first finished epoch, then press Ctrl-C
+        if line.startswith("epoch"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"softmaxreg train --resume {run}" in err and "Traceback" not in err
+    assert (run / "checkpoint.safetensors").exists() and not (run / "model.safetensors").exists()
