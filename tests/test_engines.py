@@ -40,7 +40,10 @@ def run_steps(real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, n
         for X, y in split.batches(batch_size, gen):
             if nudge:  # and round the inputs differently: x * (1/255) instead of x / 255
                 X = (X * 255).round_().mul_(1 / 255)
-            loss, correct = engine.step(X.to(dtype), y)
+            if kind == "fused":  # as the trainer calls it: raw pixels, 1/255 folded in
+                loss, correct = engine.step((X * 255).round_().to(dtype), y, 1 / 255)
+            else:
+                loss, correct = engine.step(X.to(dtype), y)
             losses.append(loss)
             corrects.append(correct)
             done += 1

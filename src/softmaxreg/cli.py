@@ -62,6 +62,23 @@ def build_parser() -> Parser:
     data.add_argument("--fetch", action="store_true", help="download the data set if missing")
     data.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     data.set_defaults(func=cmd_data)
+
+    ev = sub.add_parser("evaluate", help="accuracy, per-class scores, confusion matrix")
+    ev.add_argument("run", metavar="RUN", help="a run folder or a model .safetensors file")
+    ev.add_argument("--split", default="test", choices=("train", "test"))
+    ev.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    _add_data_args(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="classify your own images (or IDX files)")
+    pr.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, IDX files")
+    pr.add_argument("--model", required=True, help="a run folder or a model .safetensors file")
+    pr.add_argument("--top-k", type=int, default=3, help="classes to show per image (3)")
+    pr.add_argument("--invert", default="auto", choices=("auto", "yes", "no"),
+                    help="make the background dark: auto decides from the border pixels")
+    pr.add_argument("--batch-size", type=int, default=512, help="images per batch (512)")
+    pr.add_argument("--json", action="store_true", help="one JSON object per line")
+    pr.set_defaults(func=cmd_predict)
     return parser
 
 
@@ -140,6 +157,46 @@ def cmd_data(args: argparse.Namespace) -> int:
     dataset = load_dataset(name, args.data_dir, download=False, progress=not args.quiet)
     if not args.quiet:
         print("\n".join(describe(dataset)))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluation import evaluate_run
+    from .plots import confusion_figure, predictions_figure, save_both, save_figure, weights_figure
+
+    clf, data, ev = evaluate_run(args.run, args.split, args.data_dir, args.dataset)
+    print(json.dumps(ev.as_dict(), indent=2) if args.json else ev.table())
+    folder = Path(args.run) if Path(args.run).is_dir() else None
+    if folder is not None:  # pictures beside the run's other results
+        save_both(confusion_figure(ev.confusion, clf.classes), folder, "confusion")
+        weight = clf.model[1].weight.detach().cpu().numpy()
+        save_figure(weights_figure(weight, clf.classes, clf.image_shape), folder / "weights.png")
+        images, labels = data.split(args.split)
+        pred = clf.predict(images[:18])
+        grid = predictions_figure(images[:18], labels[:18], pred, clf.classes)
+        save_figure(grid, folder / "predictions.png")
+        if not args.json:
+            print(f"\npictures: {folder}/confusion.svg, weights.png, predictions.png")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .classifier import Classifier
+    from .predict import format_record, predict_paths
+
+    if args.top_k < 1:
+        raise SoftmaxRegError(f"--top-k must be a positive integer, got {args.top_k}")
+    if args.batch_size < 1:
+        raise SoftmaxRegError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    clf = Classifier.load(args.model)
+    records = predict_paths(clf, args.paths, top_k=args.top_k, invert=args.invert,
+                            batch_size=args.batch_size, progress=sys.stderr.isatty())  # fmt: skip
+    for record in records:
+        print(json.dumps(record) if args.json else format_record(record), flush=False)
     return 0
 
 

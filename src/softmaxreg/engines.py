@@ -86,15 +86,23 @@ class FusedEngine:
         self.bias = linear.bias
         self._ones: torch.Tensor | None = None
 
+    # The trainer may hand over raw 0..255 pixels: the 1/255 then rides along in the matrix
+    # products instead of costing a pass over every batch.
+    takes_raw_pixels = True
+
     @torch.no_grad()
-    def step(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    def step(self, X: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> tuple[float, int]:
+        """One SGD step on inputs `X * scale`; returns the summed loss and correct count."""
         W, b = self.weight, self.bias
         X = X.reshape(len(X), -1)
         batch = len(y)
         target = y.unsqueeze(0)
         # Logits transposed, (classes, batch) = W X^T: the fast BLAS layout here; every
         # reduction below runs over the class axis 0.
-        z = torch.addmm(b.unsqueeze(1), W, X.t()) if b is not None else torch.mm(W, X.t())
+        if b is not None:
+            z = torch.addmm(b.unsqueeze(1), W, X.t(), alpha=scale)
+        else:
+            z = torch.mm(W, X.t()).mul_(scale)
         # Stable log-softmax (section 7.2): shift each column by its max, so every exponent
         # is <= 0, then log p = shifted - log(sum exp(shifted)); no log of a probability.
         z.sub_(z.amax(dim=0, keepdim=True))
@@ -110,7 +118,8 @@ class FusedEngine:
         grad = log_probs.exp_().mul_(inv_batch)
         grad.scatter_add_(0, target, self._minus_ones(batch, grad).mul(inv_batch))
         group = self.optimizer.param_groups[0]
-        self._sgd_update(W, torch.mm(grad, X), group)
+        grad_w = torch.mm(grad, X)
+        self._sgd_update(W, grad_w.mul_(scale) if scale != 1.0 else grad_w, group)
         if b is not None:
             self._sgd_update(b, grad.sum(dim=1), group)
         return loss_sum, correct

@@ -105,3 +105,60 @@ def _serve() -> None:
 
 if __name__ == "__main__":
     _serve()
+
+
+def confusion_figure(confusion, classes: Sequence[str]):
+    fig = new_figure(figsize=(6, 5.2), dpi=120)
+    ax = fig.add_subplot()
+    im = ax.imshow(confusion, cmap="Blues")
+    k = len(classes)
+    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(k), classes, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = confusion.max() or 1
+    for i in range(k):
+        for j in range(k):
+            color = "white" if confusion[i, j] > top / 2 else "black"
+            ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=6, color=color)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def weights_figure(weight, classes: Sequence[str], image_shape):
+    """The learned template of each class: its row of W as an image (red +, blue -)."""
+    k = len(classes)
+    cols = min(k, 5)
+    rows = -(-k // cols)
+    fig = new_figure(figsize=(1.6 * cols, 1.8 * rows), dpi=120)
+    bound = float(abs(weight).max()) or 1.0
+    for i in range(k):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.imshow(weight[i].reshape(image_shape), cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.set_title(classes[i], fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def predictions_figure(images, true, predicted, classes: Sequence[str], n: int = 18):
+    """The book's predict_ch3 grid: images with their true and predicted labels."""
+    n = min(n, len(images))
+    cols = min(n, 6)
+    rows = -(-n // cols)
+    fig = new_figure(figsize=(1.5 * cols, 1.75 * rows), dpi=120)
+    for i in range(n):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.imshow(images[i], cmap="gray")
+        ok = true is None or true[i] == predicted[i]
+        guess = classes[predicted[i]]
+        title = guess if true is None else f"{classes[true[i]]}\n{guess}"
+        ax.set_title(title, fontsize=7, color="black" if ok else "red")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def save_both(fig, folder: str | Path, stem: str) -> list[Path]:
+    return [save_figure(fig, Path(folder) / f"{stem}.{ext}") for ext in ("svg", "png")]

@@ -92,8 +92,10 @@ class Trainer:
         self._emit("on_epoch_start", pos.epoch + 1, steps)
         self.model.train()
         started = time.perf_counter()
-        for X, y in self.train.batches(self.batch_size, self.generator, start=pos.step):
-            loss_sum, correct = self.engine.step(X, y)
+        raw = getattr(self.engine, "takes_raw_pixels", False)
+        batches = self.train.batches(self.batch_size, self.generator, start=pos.step, raw=raw)
+        for X, y in batches:
+            loss_sum, correct = self.engine.step(X, y, 1 / 255) if raw else self.engine.step(X, y)
             if not math.isfinite(loss_sum):
                 raise DivergenceError(
                     f"training diverged: non-finite loss at epoch {pos.epoch + 1} step "

@@ -37,17 +37,26 @@ class InMemorySplit:
             return torch.arange(len(self), device=self.device)
         return torch.randperm(len(self), generator=generator).to(self.device)
 
-    def gather(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The examples at `index` as float32 pixels in [0, 1] and int64 labels."""
-        return to_float(self.images.index_select(0, index)), self.labels.index_select(0, index)
+    def gather(
+        self, index: torch.Tensor, raw: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The examples at `index` as float32 pixels in [0, 1] (or 0..255 with `raw`, for an
+        engine that folds the 1/255 into its matrix products) and int64 labels."""
+        pixels = self.images.index_select(0, index)
+        X = pixels.to(torch.float32) if raw else to_float(pixels)
+        return X, self.labels.index_select(0, index)
 
     def batches(
-        self, batch_size: int, generator: torch.Generator | None = None, start: int = 0
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        start: int = 0,
+        raw: bool = False,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Minibatches in `order(generator)`, from batch number `start` on."""
         order = self.order(generator)
         for lo in range(start * batch_size, len(self), batch_size):
-            yield self.gather(order[lo : lo + batch_size])
+            yield self.gather(order[lo : lo + batch_size], raw)
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Ordered slices (no gather): for evaluation."""
