@@ -49,9 +49,11 @@ def load_image(
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a directory, expected an image") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: image is over the limit of pixels ({exc})") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read (PNG, JPEG, ...)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
     return fit(gray, size, invert)
 
