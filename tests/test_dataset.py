@@ -93,3 +93,19 @@ def test_real_data_verified_then_remembered(real_data):
     assert {i.verified for i in again.files.values()} == {"sha256 (remembered)"}
     np.testing.assert_array_equal(again.train_labels, d.train_labels)
     np.testing.assert_array_equal(again.test_images[:100], d.test_images[:100])
+
+
+def test_a_source_file_that_changes_after_verification_is_verified_again(real_data, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(real_data.location.folder, copy)
+    first = load_dataset("fashion-mnist", copy)
+    assert {i.verified for i in first.files.values()} <= {"sha256", "sha256 (remembered)"}
+    again = load_dataset("fashion-mnist", copy)
+    assert {i.verified for i in again.files.values()} == {"sha256 (remembered)"}
+    # Replace one file with other (valid IDX) data: the cached arrays are not used for it.
+    _, labels = make_images(10000, 10, seed=3)
+    write_idx(copy / "t10k-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: checksum mismatch"):
+        load_dataset("fashion-mnist", copy)

@@ -1,6 +1,6 @@
-"""Property tests: whatever bytes an IDX file holds, the reader returns a valid array or raises
-the project's DataError, nothing else. `make fuzz` runs 10,000 cases per property
-(FUZZ_EXAMPLES); `make test` a smaller share."""
+"""Property tests: whatever bytes an IDX file or an image holds, the readers return a valid
+array or raise the project's typed errors (DataError, ImageError), nothing else. `make fuzz`
+runs 10,000 cases per property (FUZZ_EXAMPLES); `make test` a smaller share."""
 
 import gzip
 import os
@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from softmaxreg.data.idx import encode_idx, read_idx
-from softmaxreg.errors import DataError
+from softmaxreg.errors import DataError, ImageError
+from softmaxreg.images import fit, load_image
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None)
@@ -58,3 +59,28 @@ def test_mutations_of_a_valid_file(edits, cut, compress, gz_damage):
     path = SCRATCH / ("mutated.gz" if compress else "mutated")
     path.write_bytes(bytes(blob))
     check(path, 3)
+
+
+@FUZZ
+@given(blob=st.binary(max_size=400), prefix=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a",
+                                                            b"\xff\xd8\xff", b"BM"]))  # fmt: skip
+def test_image_loader_on_random_bytes(blob, prefix):
+    path = SCRATCH / "image.bin"
+    path.write_bytes(prefix + blob)
+    try:
+        out = load_image(path)
+    except ImageError as exc:
+        assert str(path) in str(exc) and "\n" not in str(exc)
+        return
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+
+
+@FUZZ
+@given(
+    h=st.integers(1, 60), w=st.integers(1, 60), seed=st.integers(0, 2**16),
+    invert=st.sampled_from(["auto", "yes", "no"]),
+)  # fmt: skip
+def test_fit_any_shape_gives_28x28_uint8(h, w, seed, invert):
+    gray = np.random.default_rng(seed).uniform(0, 255, (h, w)).astype(np.float32)
+    out = fit(gray, (28, 28), invert)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
