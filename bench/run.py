@@ -41,7 +41,7 @@ def row_in_memory(engine: str, recipe: str = "seed") -> dict:
     from softmaxreg.data.loader import InMemorySplit
     from softmaxreg.engines import SGDParams, make_engine
     from softmaxreg.model import build_model
-    from softmaxreg.train import Trainer
+    from softmaxreg.trainer import Trainer
 
     t0 = time.perf_counter()
     data = load_dataset()

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from softmaxreg.config import TrainConfig
 from softmaxreg.errors import DivergenceError, Interrupted
 from softmaxreg.runner import resume_run, train_run
-from softmaxreg.train import TrainingWarning
+from softmaxreg.trainer import TrainingWarning
 
 
 def rows_without_seconds(path):
@@ -105,3 +105,13 @@ def test_too_large_learning_rate_warns_once_but_trains(real_data, tmp_path):
 def test_tuned_recipe_beats_the_seed(real_data, tmp_path):
     result = train_run(TrainConfig.from_recipe("tuned"), tmp_path / "run", dataset=real_data)
     assert result.history[-1].test_acc >= 0.845
+
+
+def test_python_api_train_and_load(real_data, tmp_path):
+    import softmaxreg
+    import softmaxreg.trainer  # noqa: F401 - a submodule must not shadow softmaxreg.train
+
+    result = softmaxreg.train(out=str(tmp_path / "run"), epochs=1)
+    clf = softmaxreg.load(result.path)
+    score = clf.score(real_data.test_images, real_data.test_labels)
+    assert score == pytest.approx(result.history[-1].test_acc)

@@ -35,7 +35,7 @@ from .errors import ConfigError
 from .fileio import atomic_write_json, atomic_write_text
 from .model import build_model
 from .plots import save_curves
-from .train import EpochRecord, Position, Trainer
+from .trainer import EpochRecord, Position, Trainer
 
 CONFIG, CHECKPOINT, MODEL = "config.json", "checkpoint.safetensors", "model.safetensors"
 METRICS_CSV, METRICS_JSON = "metrics.csv", "metrics.json"
