@@ -12,7 +12,7 @@ demo: data
 	@echo "figure: runs/demo/curves.svg (and curves.png)"
 
 test: $(VENV)/.dev data
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts examples
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.bench data
@@ -22,7 +22,7 @@ fuzz: $(VENV)/.dev
 	FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts examples
 
 setup: $(VENV)/.installed
 
