@@ -39,3 +39,18 @@ def test_seed_chapter_script_runs_and_saves_its_figures(real_data, tmp_path):
     curves = (tmp_path / figures[0]).read_text()
     assert "train loss" in curves and "test acc" in curves
     assert (tmp_path / figures[1]).stat().st_size > 1000
+
+
+def test_seed_chapter_notebook_runs_with_live_figures(real_data, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "examples" / "softmax_regression_concise.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(svgs) >= 2  # the training curves and the prediction grid, drawn inline
+    assert "train loss" in svgs[0]["data"]["image/svg+xml"]
+    assert sorted(p.name for p in tmp_path.glob("d2l-figure-*.svg"))  # and saved as files

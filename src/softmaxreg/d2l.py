@@ -181,18 +181,27 @@ class Animator:
         self.show()
 
     def show(self):
-        if _in_notebook():
-            from IPython import display
-
-            if self._display is None:
-                self._display = display.display(self.fig, display_id=True)
-            else:
-                self._display.update(self.fig)
-            return
         save_figure(self.fig, self.path)
-        if not self._announced:
+        if _in_notebook():
+            self._display = _show_in_notebook(self.fig, self._display)
+        elif not self._announced:
             print(f"figure: {self.path}", flush=True)
             self._announced = True
+
+
+def _show_in_notebook(fig, handle=None):
+    """Show `fig` as inline SVG, replacing the earlier drawing when `handle` is given."""
+    import io
+
+    from IPython import display
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = display.SVG(data=buf.getvalue())
+    if handle is None:
+        return display.display(svg, display_id=True)
+    handle.update(svg)
+    return handle
 
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, updater):
@@ -219,15 +228,13 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5, path=None):
         ax.axes.get_yaxis().set_visible(False)
         if titles:
             ax.set_title(titles[i], fontsize=8)
+    Animator._count += 1
+    folder = Path(os.environ.get("SOFTMAXREG_FIGURES", "."))
+    target = Path(path) if path else folder / f"d2l-figure-{Animator._count}.svg"
+    save_figure(fig, target)
     if _in_notebook():
-        from IPython import display
-
-        display.display(fig)
+        _show_in_notebook(fig)
     else:
-        Animator._count += 1
-        folder = Path(os.environ.get("SOFTMAXREG_FIGURES", "."))
-        target = Path(path) if path else folder / f"d2l-figure-{Animator._count}.svg"
-        save_figure(fig, target)
         print(f"figure: {target}", flush=True)
     return axes
 
