@@ -5,13 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test bench fuzz lint data setup clean
+.PHONY: demo test bench fuzz lint data browser setup clean
 
 demo: data
 	$(BIN)/softmaxreg train --out runs/demo --overwrite
 	@echo "figure: runs/demo/curves.svg (and curves.png)"
 
-test: $(VENV)/.dev data
+test: $(VENV)/.dev data browser
 	$(BIN)/ruff check src tests bench scripts examples
 	$(BIN)/python -m pytest -q
 
@@ -44,6 +44,10 @@ $(VENV)/.bench: $(VENV)/.dev
 # message that says what to do.
 data: $(VENV)/.installed
 	bash scripts/ensure-data.sh $(BIN)/softmaxreg
+
+# Debian's chromium, for the HTML report's browser test.
+browser:
+	bash scripts/ensure-browser.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

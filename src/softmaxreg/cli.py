@@ -79,6 +79,11 @@ def build_parser() -> Parser:
     pr.add_argument("--batch-size", type=int, default=512, help="images per batch (512)")
     pr.add_argument("--json", action="store_true", help="one JSON object per line")
     pr.set_defaults(func=cmd_predict)
+
+    rep = sub.add_parser("report", help="write RUN/report.html: one self-contained page")
+    rep.add_argument("run", metavar="RUN", help="a run folder written by `softmaxreg train`")
+    rep.add_argument("--split", default="test", choices=("train", "test"))
+    rep.set_defaults(func=cmd_report)
     return parser
 
 
@@ -197,6 +202,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, progress=sys.stderr.isatty())  # fmt: skip
     for record in records:
         print(json.dumps(record) if args.json else format_record(record), flush=False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .checkpoint import resolve_model_path
+    from .report import write_report
+
+    if not Path(args.run).is_dir():
+        raise SoftmaxRegError(f"{args.run}: not a run folder; pass a folder from softmaxreg train")
+    resolve_model_path(args.run)  # a clear error for a folder that is not a finished run
+    print(write_report(args.run, args.split))
     return 0
 
 

@@ -1,0 +1,92 @@
+"""One self-contained HTML page per run: everything inline (SVG and base64 PNG), no network."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+from .evaluation import evaluate_run
+from .fileio import atomic_write_text
+from .plots import confusion_figure, predictions_figure, weights_figure
+from .runner import CONFIG, read_history
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{font-size:1.6rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9rem} td,th{padding:.25rem .6rem;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+.row{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start} img,svg{max-width:100%}
+.mistakes{display:flex;flex-wrap:wrap;gap:.8rem} .mistakes figure{margin:0;width:120px;
+font-size:.75rem;text-align:center} .mistakes img{width:84px;image-rendering:pixelated}
+code{background:#f6f6f6;padding:0 .2rem}
+"""
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _png(fig=None, array=None) -> str:
+    buf = io.BytesIO()
+    if fig is not None:
+        fig.savefig(buf, format="png")
+    else:
+        from PIL import Image
+
+        Image.fromarray(array).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def write_report(run_dir: str | Path, split: str = "test") -> Path:
+    """Evaluate the run and write `run_dir/report.html`; returns its path."""
+    run_dir = Path(run_dir)
+    clf, data, ev = evaluate_run(run_dir, split)
+    config = json.loads((run_dir / CONFIG).read_text())
+    history = read_history(run_dir)
+    images, labels = data.split(split)
+    weight = clf.model[1].weight.detach().cpu().numpy()
+    templates = _png(weights_figure(weight, ev.classes, clf.image_shape))
+    first = images[:18]
+    grid = _png(predictions_figure(first, labels[:18], clf.predict(first), ev.classes))
+    esc = html.escape
+    curves = (run_dir / "curves.svg").read_text()
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>softmaxreg report: {esc(run_dir.name)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>softmaxreg run <code>{esc(str(run_dir))}</code></h1>",
+        f"<p>{esc(data.name)}, {split} accuracy <b>{ev.accuracy:.4f}</b> after "
+        f"{len(history)} epochs; final train loss {history[-1].train_loss:.4f}.</p>",
+        "<h2>Training curves</h2><div class='row'>", curves[curves.index("<svg"):],
+        "<table><tr><th>epoch</th><th>train loss</th><th>train acc</th><th>test acc</th>"
+        "<th>seconds</th></tr>",
+        *[f"<tr><td>{r.epoch}</td><td>{r.train_loss:.4f}</td><td>{r.train_acc:.4f}</td>"
+          f"<td>{r.test_acc:.4f}</td><td>{r.seconds:.2f}</td></tr>" for r in history],
+        "</table></div>",
+        "<h2>Per-class scores</h2><table><tr><th>class</th><th>precision</th><th>recall</th>"
+        "<th>F1</th><th>support</th></tr>",
+        *[f"<tr><td>{esc(c)}</td><td>{ev.scores['precision'][i]:.4f}</td>"
+          f"<td>{ev.scores['recall'][i]:.4f}</td><td>{ev.scores['f1'][i]:.4f}</td>"
+          f"<td>{int(ev.scores['support'][i])}</td></tr>" for i, c in enumerate(ev.classes)],
+        "</table>",
+        "<h2>Confusion matrix</h2>", _svg(confusion_figure(ev.confusion, ev.classes)),
+        "<h2>Learned weight templates</h2><p>Each class's row of W as an image: red pixels "
+        "raise the class's score, blue ones lower it.</p>",
+        f"<img alt='weight templates' src='{templates}'>",
+        "<h2>Predictions on the first test images</h2><p>true label above, prediction below "
+        "(red when wrong)</p>",
+        f"<img alt='prediction grid' src='{grid}'>",
+        "<h2>Most confident mistakes</h2><div class='mistakes'>",
+        *[f"<figure><img alt='test image {m['index']}' src='{_png(array=images[m['index']])}'>"
+          f"<figcaption>#{m['index']}<br>true {esc(m['true'])}<br>predicted "
+          f"{esc(m['predicted'])} ({m['probability']:.2f})</figcaption></figure>"
+          for m in ev.mistakes[:16]],
+        "</div><h2>Configuration</h2><pre>", esc(json.dumps(config, indent=2)), "</pre>",
+        "</body></html>",
+    ]  # fmt: skip
+    return atomic_write_text(run_dir / "report.html", "\n".join(parts))
