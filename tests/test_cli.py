@@ -53,6 +53,9 @@ def test_train_on_own_idx_data_writes_a_complete_run(tiny_dir, tmp_path):
     assert (out / "curves.svg").read_text().startswith("<?xml")
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "model.safetensors").exists()
+    rc, stdout, err = run_cli("train", "--dataset", "idx", "--data-dir", tiny_dir, "--epochs",
+                              "1", "--out", tmp_path / "quiet", "--quiet")  # fmt: skip
+    assert rc == 0 and stdout == "" and err == ""
     # The same folder again: refused without --overwrite, nothing touched.
     before = (out / "model.safetensors").read_bytes()
     rc, _, err = run_cli("train", "--dataset", "idx", "--data-dir", tiny_dir, "--out", out)
