@@ -191,12 +191,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from .classifier import Classifier
+    from .config import positive_int
     from .predict import format_record, predict_paths
 
-    if args.top_k < 1:
-        raise SoftmaxRegError(f"--top-k must be a positive integer, got {args.top_k}")
-    if args.batch_size < 1:
-        raise SoftmaxRegError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    positive_int("--top-k", args.top_k)
+    positive_int("--batch-size", args.batch_size)
     clf = Classifier.load(args.model)
     records = predict_paths(clf, args.paths, top_k=args.top_k, invert=args.invert,
                             batch_size=args.batch_size, progress=sys.stderr.isatty())  # fmt: skip

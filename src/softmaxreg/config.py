@@ -62,8 +62,8 @@ class TrainConfig:
         return cls(recipe=recipe, **values).validated()
 
     def validated(self) -> TrainConfig:
-        _positive_int("--epochs", self.epochs)
-        _positive_int("--batch-size", self.batch_size)
+        positive_int("--epochs", self.epochs)
+        positive_int("--batch-size", self.batch_size)
         _positive_float("--lr", self.lr)
         _positive_float("--init-std", self.init_std, allow_zero=True)
         _nonnegative_float("--momentum", self.momentum)
@@ -83,7 +83,7 @@ class TrainConfig:
                 f"--device: unknown device {self.device!r}; choose one of {', '.join(DEVICES)}"
             )
         if self.threads is not None:
-            _positive_int("--threads", self.threads)
+            positive_int("--threads", self.threads)
         from .data.sources import get_spec
         from .engines import ENGINES
 
@@ -108,7 +108,7 @@ class TrainConfig:
         return replace(self, **changes).validated()
 
 
-def _positive_int(name: str, value) -> None:
+def positive_int(name: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 

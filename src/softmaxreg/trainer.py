@@ -171,9 +171,3 @@ def evaluate_accuracy(model: nn.Module, split: InMemorySplit, chunk: int = 2000)
             correct += int((model(X).argmax(dim=1) == y).sum())
     model.train(was_training)
     return correct / len(split)
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, split: InMemorySplit, chunk: int = 2000) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model(X) for X, _ in split.chunks(chunk)])

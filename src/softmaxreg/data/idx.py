@@ -44,11 +44,6 @@ class IdxData:
     sha256: str
 
 
-def is_gzip(path: str | Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(2) == GZIP_MAGIC
-
-
 def read_idx(
     path: str | Path, ndim: int | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> IdxData:
