@@ -7,9 +7,11 @@ fast; each command imports what it needs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import Interrupted, SoftmaxRegError
@@ -244,5 +246,27 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
+def run() -> NoReturn:
+    """The `softmaxreg` command: `main()`, then a quick exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with `code`, skipping the interpreter's teardown once torch is loaded.
+
+    Tearing down a process that imported torch (its modules, then its C++ static objects)
+    takes about 0.4 s here, a sixth of a whole training run. By now every file the command
+    wrote is closed, fsynced and renamed into place and every child process has been waited
+    for, so only the standard streams need flushing first."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
+        code = code or 1
+    if "torch" not in sys.modules:
+        sys.exit(code)
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

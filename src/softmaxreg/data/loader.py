@@ -23,6 +23,14 @@ class InMemorySplit:
         self.images = torch.from_numpy(flat).to(device)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         self.device = torch.device(device)
+        self._floats: torch.Tensor | None = None
+
+    def keep_floats(self) -> InMemorySplit:
+        """Convert the whole split to float32 once and keep it, for a split that is evaluated
+        again and again (the test set, every epoch): 4x the memory, no conversion per pass."""
+        if self._floats is None:
+            self._floats = to_float(self.images)
+        return self
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -59,9 +67,13 @@ class InMemorySplit:
             yield self.gather(order[lo : lo + batch_size], raw)
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Ordered slices (no gather): for evaluation."""
+        """Ordered slices (no gather) as floats in [0, 1]: for evaluation."""
         for lo in range(0, len(self), size):
-            yield to_float(self.images[lo : lo + size]), self.labels[lo : lo + size]
+            if self._floats is not None:
+                X = self._floats[lo : lo + size]
+            else:
+                X = to_float(self.images[lo : lo + size])
+            yield X, self.labels[lo : lo + size]
 
 
 def to_float(pixels: torch.Tensor) -> torch.Tensor:
