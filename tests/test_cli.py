@@ -39,6 +39,28 @@ def test_data_command_does_not_import_torch(tiny_dir):
     assert "stripe-a" in proc.stdout and "120x28x28" in proc.stdout
 
 
+def test_train_starts_its_curves_worker_before_torch_loads(tiny_dir, tmp_path):
+    """The worker imports matplotlib and rehearses the figure on the other core while torch
+    loads: checking the settings (new run or --resume) must not import torch first."""
+    probe = (
+        "import sys\n"
+        "import softmaxreg.plots as P\n"
+        "seen = []\n"
+        "class Probe(P.CurvesWorker):\n"
+        "    def __init__(self, epochs=None):\n"
+        "        seen.append(('torch' in sys.modules, epochs))\n"
+        "        super().__init__(epochs)\n"
+        "P.CurvesWorker = Probe\n"
+        "from softmaxreg.cli import main\n"
+    )
+    run = str(tmp_path / "run")
+    args = ["--dataset", "idx", "--data-dir", str(tiny_dir), "--batch-size", "16"]
+    for argv in (["train", *args, "--epochs", "2", "--out", run], ["train", "--resume", run]):
+        code = probe + f"assert main({argv!r}) == 0\nassert seen == [(False, 2)], seen\n"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
 def test_train_on_own_idx_data_writes_a_complete_run(tiny_dir, tmp_path):
     out = tmp_path / "run"
     rc, stdout, err = run_cli("train", "--dataset", "idx", "--data-dir", tiny_dir,

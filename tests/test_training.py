@@ -115,3 +115,19 @@ def test_python_api_train_and_load(real_data, tmp_path):
     clf = softmaxreg.load(result.path)
     score = clf.score(real_data.test_images, real_data.test_labels)
     assert score == pytest.approx(result.history[-1].test_acc)
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_run(real_data, tmp_path):
+    """Per-epoch files are written in the background; a failure there still stops training
+    with the error (no model.safetensors, so the run never looks complete)."""
+    run = tmp_path / "run"
+
+    class BlockCheckpoint:  # a folder where the checkpoint file should go: the rename fails
+        def on_epoch_start(self, epoch, steps):
+            (run / "checkpoint.safetensors").mkdir(exist_ok=True)
+
+    with pytest.raises(OSError):
+        train_run(TrainConfig(epochs=3), run, dataset=real_data, callbacks=[BlockCheckpoint()])
+    assert (run / "config.json").exists()
+    assert not (run / "model.safetensors").exists()
+    assert not [p for p in run.iterdir() if p.suffix == ".tmp"]

@@ -21,7 +21,7 @@ from torch import nn
 
 from . import __version__
 from .errors import CheckpointError
-from .fileio import atomic_path
+from .fileio import atomic_write_bytes
 from .model import build_model, linear_of
 
 FORMAT = "softmaxreg"
@@ -98,6 +98,13 @@ def save_checkpoint(
     rng_state: torch.Tensor,
     meta: dict,
 ) -> Path:
+    return atomic_write_bytes(path, checkpoint_bytes(model, optimizer, rng_state, meta))
+
+
+def checkpoint_bytes(
+    model: nn.Module, optimizer: torch.optim.Optimizer, rng_state: torch.Tensor, meta: dict
+) -> bytes:
+    """A checkpoint file's content, a snapshot taken now (training may go on meanwhile)."""
     tensors = {f"model.{k}": v.detach() for k, v in model.state_dict().items()}
     params = optimizer.param_groups[0]["params"]
     for i, p in enumerate(params):
@@ -112,7 +119,7 @@ def save_checkpoint(
         ],
         **meta,
     }
-    return _write(path, tensors, meta)
+    return _serialize(tensors, meta)
 
 
 def load_checkpoint(
@@ -144,14 +151,16 @@ def load_checkpoint(
 
 
 def _write(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
-    from safetensors.torch import save_file
+    return atomic_write_bytes(path, _serialize(tensors, meta))
+
+
+def _serialize(tensors: dict[str, torch.Tensor], meta: dict) -> bytes:
+    from safetensors.torch import save
 
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "softmaxreg": __version__}
     metadata = {FORMAT: json.dumps({**header, **meta})}
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    with atomic_path(path) as tmp:
-        save_file(cpu, str(tmp), metadata=metadata)
-    return Path(path)
+    return save(cpu, metadata=metadata)  # bytes made now: later updates do not reach them
 
 
 def _read(path: Path, expected_kind: tuple[str, ...]) -> tuple[dict[str, torch.Tensor], dict]:

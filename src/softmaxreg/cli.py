@@ -100,21 +100,10 @@ TRAIN_SETTINGS = ("epochs", "batch_size", "lr", "init_std", "seed", "momentum", 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig, read_run_config
     from .plots import CurvesWorker
 
-    # Started before torch is imported, so that matplotlib loads on the other core meanwhile.
-    plotter = CurvesWorker()
-    try:
-        return _train(args, plotter)
-    finally:
-        plotter.close()
-
-
-def _train(args: argparse.Namespace, plotter) -> int:
-    from .config import TrainConfig
-    from .progress import EpochPrinter
-    from .runner import resume_run, train_run
-
+    config = None
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k in TRAIN_SETTINGS if getattr(args, k) is not None]
         if given or args.out or args.recipe != "seed":
@@ -123,15 +112,24 @@ def _train(args: argparse.Namespace, plotter) -> int:
                 f"--resume takes every setting from {args.resume}/config.json; drop "
                 f"{flags or '--recipe'}"
             )
-    settings = {k: getattr(args, k) for k in TRAIN_SETTINGS}
-    settings.update(threads=args.threads, device=args.device)
-    if args.resume:
-        from .runner import read_run_config
-
         epochs = read_run_config(Path(args.resume)).epochs
     else:
+        settings = {k: getattr(args, k) for k in TRAIN_SETTINGS}
+        settings.update(threads=args.threads, device=args.device)
         config = TrainConfig.from_recipe(args.recipe, **settings)
         epochs = config.epochs
+    # Started before torch is imported, so that matplotlib loads on the other core meanwhile.
+    plotter = CurvesWorker(epochs)
+    try:
+        return _train(args, config, epochs, plotter)
+    finally:
+        plotter.close()
+
+
+def _train(args: argparse.Namespace, config, epochs: int, plotter) -> int:
+    from .progress import EpochPrinter
+    from .runner import resume_run, train_run
+
     callbacks = [] if args.quiet else [EpochPrinter(epochs)]
     try:
         if args.resume:

@@ -8,8 +8,10 @@ more epochs. Explicit settings override the recipe.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 
 from .errors import ConfigError
 
@@ -27,6 +29,7 @@ RECIPES: dict[str, dict] = {
 }
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "fused", "autograd")  # engines.py builds them; named here without torch
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,6 @@ class TrainConfig:
         if self.threads is not None:
             positive_int("--threads", self.threads)
         from .data.sources import get_spec
-        from .engines import ENGINES
 
         get_spec(self.dataset)
         if self.engine not in ENGINES:
@@ -123,3 +125,26 @@ def _positive_float(name: str, value, allow_zero: bool = False) -> None:
 
 def _nonnegative_float(name: str, value) -> None:
     _positive_float(name, value, allow_zero=True)
+
+
+CONFIG = "config.json"  # a run folder's record of its settings, written first
+
+
+def read_run_config(run_dir: str | Path) -> TrainConfig:
+    """The settings of the run in `run_dir`, from its config.json (torch not needed)."""
+    run_dir = Path(run_dir)
+    path = run_dir / CONFIG
+    if not run_dir.is_dir():
+        raise ConfigError(f"--resume {run_dir}: no such run folder")
+    try:
+        record = json.loads(path.read_text())
+        settings = record["config"]
+        known = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validated()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{run_dir}: not a softmaxreg run (no {CONFIG}); pass a folder made by "
+            "`softmaxreg train`"
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: unreadable run configuration ({exc})") from None

@@ -18,10 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .config import ENGINES
 from .errors import ConfigError
 from .model import linear_of
-
-ENGINES = ("auto", "fused", "autograd")
 
 
 class SGDParams:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +49,59 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, obj: object) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+class BackgroundWriter:
+    """Atomic writes done in submission order on one background thread.
+
+    Training hands over finished bytes after every epoch and goes on while the disk catches
+    up (file I/O releases the GIL). `wait()` returns once everything submitted is in place and
+    raises the first failure (a full disk, say); after a failure nothing more is written, so
+    files never run ahead of one another. `close()` waits, then ends the thread."""
+
+    _STOP = object()
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="softmaxreg-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, path: str | Path, data: bytes) -> None:
+        self._raise_failure()
+        if not self._thread.is_alive():
+            raise RuntimeError("BackgroundWriter.submit after close()")
+        self._jobs.put((Path(path), data))
+
+    def wait(self) -> None:
+        self._jobs.join()
+        self._raise_failure()
+
+    def close(self, quiet: bool = False) -> None:
+        """Wait for every write, end the thread; `quiet` keeps a failure to itself (for when
+        another error is already on its way)."""
+        if self._thread.is_alive():
+            self._jobs.put(self._STOP)
+            self._thread.join()
+        if not quiet:
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is self._STOP:
+                    return
+                if self._error is None:
+                    atomic_write_bytes(*job)
+            except BaseException as exc:  # raised in the submitting thread by wait()/close()
+                self._error = exc
+            finally:
+                self._jobs.task_done()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import platform
 import signal
 import sys
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +27,18 @@ import torch
 from torch import nn
 
 from . import __version__
-from .checkpoint import load_checkpoint, save_checkpoint, save_model
-from .config import TrainConfig
+from .checkpoint import checkpoint_bytes, load_checkpoint, save_model
+from .config import CONFIG, TrainConfig, read_run_config
 from .data.dataset import Dataset, load_dataset
 from .data.loader import InMemorySplit
 from .engines import SGDParams, make_engine
 from .errors import ConfigError
-from .fileio import atomic_write_json, atomic_write_text
+from .fileio import BackgroundWriter, atomic_write_bytes, atomic_write_json
 from .model import build_model
 from .plots import save_curves
 from .trainer import EpochRecord, Position, Trainer
 
-CONFIG, CHECKPOINT, MODEL = "config.json", "checkpoint.safetensors", "model.safetensors"
+CHECKPOINT, MODEL = "checkpoint.safetensors", "model.safetensors"
 METRICS_CSV, METRICS_JSON = "metrics.csv", "metrics.json"
 RUN_FILES = (CONFIG, CHECKPOINT, METRICS_CSV, METRICS_JSON, "curves.svg", "curves.png", MODEL)
 CSV_HEADER = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
@@ -140,7 +141,11 @@ def _train(run_dir, config, dataset, device, checkpoint, callbacks, handle_signa
         trainer.should_stop = (
             stop.is_set if should_stop is None else lambda: stop.is_set() or should_stop()
         )
-        trainer.run()
+        try:
+            trainer.run()
+        except BaseException:
+            writer.files.close(quiet=True)  # the last epoch's files land before the error shows
+            raise
     writer.finish(trainer, config)
     return RunResult(run_dir, model, trainer.history, config, dataset,
                      time.perf_counter() - started)  # fmt: skip
@@ -148,21 +153,26 @@ def _train(run_dir, config, dataset, device, checkpoint, callbacks, handle_signa
 
 class RunWriter:
     """Callback: checkpoint and metrics after every epoch (and on a clean stop), results at
-    the end. Every file is written atomically."""
+    the end. Every file is written atomically; the per-epoch ones on a background thread, so
+    that training does not wait for the disk (their bytes are a snapshot taken at the epoch's
+    end)."""
 
     def __init__(self, run_dir: Path, dataset: Dataset, plotter=save_curves) -> None:
         self.run_dir = run_dir
         self.dataset = dataset
         self.plotter = plotter
+        self.files = BackgroundWriter()
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
-        self.save_checkpoint(trainer)
-        write_metrics(self.run_dir, trainer.history)
+        self.files.submit(self.run_dir / CHECKPOINT, self.checkpoint(trainer))
+        for name, data in metrics_files(trainer.history).items():
+            self.files.submit(self.run_dir / name, data)
 
     def on_stop(self, trainer: Trainer) -> None:
-        self.save_checkpoint(trainer)
+        self.files.wait()
+        atomic_write_bytes(self.run_dir / CHECKPOINT, self.checkpoint(trainer))
 
-    def save_checkpoint(self, trainer: Trainer) -> None:
+    def checkpoint(self, trainer: Trainer) -> bytes:
         pos = trainer.position
         rng = pos.epoch_rng if pos.step else trainer.generator.get_state()
         meta = {
@@ -174,9 +184,10 @@ class RunWriter:
             "classes": list(self.dataset.classes),
             "image_shape": list(self.dataset.image_shape),
         }
-        save_checkpoint(self.run_dir / CHECKPOINT, trainer.model, trainer.optimizer, rng, meta)
+        return checkpoint_bytes(trainer.model, trainer.optimizer, rng, meta)
 
     def finish(self, trainer: Trainer, config: TrainConfig) -> None:
+        self.files.close()
         self.plotter(trainer.history, self.run_dir, config.epochs)
         final = trainer.history[-1].as_dict() if trainer.history else {}
         save_model(
@@ -196,18 +207,19 @@ def _position_from(meta: dict, rng: torch.Tensor) -> tuple[Position, list[EpochR
     return pos, history
 
 
-def write_metrics(run_dir: Path, history: Sequence[EpochRecord]) -> None:
+def metrics_files(history: Sequence[EpochRecord]) -> dict[str, bytes]:
+    """metrics.csv and metrics.json for `history`, as bytes."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADER)
     for r in history:
         w.writerow([r.epoch, repr(r.train_loss), repr(r.train_acc), repr(r.test_acc),
                     f"{r.seconds:.4f}"])  # fmt: skip
-    atomic_write_text(run_dir / METRICS_CSV, buf.getvalue())
-    atomic_write_json(
-        run_dir / METRICS_JSON,
-        {"epochs": [r.as_dict() for r in history], "final": history[-1].as_dict()},
-    )
+    summary = {"epochs": [r.as_dict() for r in history], "final": history[-1].as_dict()}
+    return {
+        METRICS_CSV: buf.getvalue().encode(),
+        METRICS_JSON: (json.dumps(summary, indent=2) + "\n").encode(),
+    }
 
 
 def read_history(run_dir: str | Path) -> list[EpochRecord]:
@@ -217,26 +229,6 @@ def read_history(run_dir: str | Path) -> list[EpochRecord]:
                         float(r["test_acc"]), float(r["seconds"]))  # fmt: skip
             for r in csv.DictReader(f)
         ]
-
-
-def read_run_config(run_dir: Path) -> TrainConfig:
-    import json
-
-    path = run_dir / CONFIG
-    if not run_dir.is_dir():
-        raise ConfigError(f"--resume {run_dir}: no such run folder")
-    try:
-        record = json.loads(path.read_text())
-        settings = record["config"]
-        known = {f.name for f in fields(TrainConfig)}
-        return TrainConfig(**{k: v for k, v in settings.items() if k in known}).validated()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{run_dir}: not a softmaxreg run (no {CONFIG}); pass a folder made by "
-            "`softmaxreg train`"
-        ) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: unreadable run configuration ({exc})") from None
 
 
 def describe_run(config: TrainConfig, dataset: Dataset, device: torch.device) -> dict:

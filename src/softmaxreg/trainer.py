@@ -96,7 +96,9 @@ class Trainer:
         raw = getattr(self.engine, "takes_raw_pixels", False)
         # Looked up once: a step is a few hundred microseconds, a hook call about one.
         step_hooks = [cb.on_step for cb in self.callbacks if hasattr(cb, "on_step")]
-        batches = self.train.batches(self.batch_size, self.generator, start=pos.step, raw=raw)
+        batches = self.train.batches(
+            self.batch_size, self.generator, start=pos.step, raw=raw, reuse=True
+        )
         for X, y in batches:
             loss_sum, correct = self.engine.step(X, y, 1 / 255) if raw else self.engine.step(X, y)
             if not math.isfinite(loss_sum):
