@@ -8,7 +8,9 @@ Each row runs in its own subprocess (so its peak RSS is its own):
   (d) cli       `softmaxreg train` end to end as a subprocess (Python start-up included)
   (e) tuned     `--recipe tuned` (fused engine)
   (f) sklearn   LogisticRegression(lbfgs, C=1, max_iter=100) on the same pixels
-Usage: python bench/run.py [--rows a,b,c,d,e,f]
+Every row runs --repeat times (default 3), the rounds interleaved so that a slow spell of a
+shared machine falls on all rows alike; each cell of the table is the median over the rounds.
+Usage: python bench/run.py [--rows a,b,c,d,e,f] [--repeat N]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,6 +152,12 @@ def run_row(key: str) -> dict:
     return result
 
 
+def median_row(runs: list[dict]) -> dict:
+    """Each column's median over the runs (accuracy is the same in every run)."""
+    return {k: None if runs[0][k] is None else statistics.median(r[k] for r in runs)
+            for k in runs[0]}  # fmt: skip
+
+
 def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
@@ -156,21 +165,27 @@ def fmt(x, spec):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="abcdef")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds per row (median reported)")
     ap.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row, print JSON
     args = ap.parse_args()
     if args.row:
         print(json.dumps(run_row(args.row)))
         return
-    results = {}
-    for key in args.rows.replace(",", ""):
-        print(f"running ({key}) {ROWS[key]} ...", file=sys.stderr, flush=True)
-        out = subprocess.run([sys.executable, __file__, "--row", key], check=True,
-                             capture_output=True, text=True).stdout  # fmt: skip
-        results[key] = json.loads(out.strip().splitlines()[-1])
+    keys = args.rows.replace(",", "")
+    rounds: dict[str, list[dict]] = {key: [] for key in keys}
+    for n in range(args.repeat):
+        for key in keys:
+            print(f"round {n + 1}/{args.repeat}: ({key}) {ROWS[key]} ...", file=sys.stderr,
+                  flush=True)  # fmt: skip
+            out = subprocess.run([sys.executable, __file__, "--row", key], check=True,
+                                 capture_output=True, text=True).stdout  # fmt: skip
+            rounds[key].append(json.loads(out.strip().splitlines()[-1]))
+    results = {key: median_row(runs) for key, runs in rounds.items()}
     import torch
 
     print(f"\nsoftmaxreg bench: seed configuration (10 epochs, batch 256, lr 0.1) unless noted; "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"median of {args.repeat} runs per row")
     head = ("| row | load s | train s | eval s | total wall s | train samples/s | "
             "peak RSS MB | test acc |")  # fmt: skip
     print(head)

@@ -8,6 +8,7 @@ so that matplotlib's import (about 0.6 s here) overlaps torch's instead of addin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -130,10 +131,6 @@ def _serve() -> None:
     save_curves(job["history"], job["folder"], job["epochs"], margins if fits else None)
 
 
-if __name__ == "__main__":
-    _serve()
-
-
 def confusion_figure(confusion, classes: Sequence[str]):
     fig = new_figure(figsize=(6, 5.2), dpi=120)
     ax = fig.add_subplot()
@@ -189,3 +186,11 @@ def predictions_figure(images, true, predicted, classes: Sequence[str], n: int =
 
 def save_both(fig, folder: str | Path, stem: str) -> list[Path]:
     return [save_figure(fig, Path(folder) / f"{stem}.{ext}") for ext in ("svg", "png")]
+
+
+if __name__ == "__main__":
+    _serve()
+    # The files are written and renamed; the interpreter's teardown (matplotlib's modules,
+    # about 0.1 s) would only keep the waiting run waiting.
+    sys.stderr.flush()
+    os._exit(0)
