@@ -2,8 +2,9 @@
 
 Recipes are named sets of defaults: `seed` is the book's chapter 3.7 (batch 256, SGD lr 0.1,
 10 epochs, weights N(0, 0.01^2)); `tuned` is still softmax regression (one linear layer on raw
-pixels) trained with what helps: momentum, weight decay, a cosine-decaying learning rate and
-more epochs. Explicit settings override the recipe.
+pixels) trained with what helps: larger batches, Nesterov momentum, a cosine-decaying learning
+rate and more epochs (weight decay, tried at 3e-5 to 3e-4, only cost accuracy here). Explicit
+settings override the recipe.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ RECIPES: dict[str, dict] = {
         "lr": 0.2,
         "momentum": 0.9,
         "nesterov": True,
-        "weight_decay": 1e-4,
         "schedule": "cosine",
     },
 }

@@ -69,8 +69,7 @@ def save_figure(fig, path: str | Path, **kwargs) -> Path:
 def save_curves(
     history: Sequence, folder: str | Path, epochs: int | None = None, margins: dict | None = None
 ) -> list[Path]:
-    fig = curves_figure(history, epochs, margins)
-    return [save_figure(fig, Path(folder) / f"curves.{ext}") for ext in ("svg", "png")]
+    return save_both(curves_figure(history, epochs, margins), folder, "curves")
 
 
 class CurvesWorker:
