@@ -5,17 +5,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test bench fuzz lint data browser setup clean
+.PHONY: demo test bench fuzz lint data browser bytecode setup clean
 
-demo: data
+demo: data bytecode
 	$(BIN)/softmaxreg train --out runs/demo --overwrite
 	@echo "figure: runs/demo/curves.svg (and curves.png)"
 
-test: $(VENV)/.dev data browser
+test: $(VENV)/.dev data browser bytecode
 	$(BIN)/ruff check src tests bench scripts examples
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.bench data
+bench: $(VENV)/.bench data bytecode
 	$(BIN)/python bench/run.py
 
 fuzz: $(VENV)/.dev
@@ -44,6 +44,11 @@ $(VENV)/.bench: $(VENV)/.dev
 # message that says what to do.
 data: $(VENV)/.installed
 	bash scripts/ensure-data.sh $(BIN)/softmaxreg
+
+# The package's bytecode, compiled ahead of use: where PYTHONDONTWRITEBYTECODE is set (as on
+# this project's machines) Python would otherwise compile every module again on every start.
+bytecode: $(VENV)/.installed
+	$(BIN)/python -m compileall -q src > /dev/null
 
 # Debian's chromium, for the HTML report's browser test.
 browser:
