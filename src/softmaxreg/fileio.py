@@ -48,7 +48,12 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: object) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    return atomic_write_bytes(path, json_bytes(obj))
+
+
+def json_bytes(obj: object) -> bytes:
+    """How this project writes JSON files: indented, keys in insertion order, newline-ended."""
+    return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8")
 
 
 class BackgroundWriter:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import platform
 import signal
 import sys
@@ -33,7 +32,7 @@ from .data.dataset import Dataset, load_dataset
 from .data.loader import InMemorySplit
 from .engines import SGDParams, make_engine
 from .errors import ConfigError
-from .fileio import BackgroundWriter, atomic_write_bytes, atomic_write_json
+from .fileio import BackgroundWriter, atomic_write_bytes, atomic_write_json, json_bytes
 from .model import build_model
 from .plots import save_curves
 from .trainer import EpochRecord, Position, Trainer
@@ -218,7 +217,7 @@ def metrics_files(history: Sequence[EpochRecord]) -> dict[str, bytes]:
     summary = {"epochs": [r.as_dict() for r in history], "final": history[-1].as_dict()}
     return {
         METRICS_CSV: buf.getvalue().encode(),
-        METRICS_JSON: (json.dumps(summary, indent=2) + "\n").encode(),
+        METRICS_JSON: json_bytes(summary),
     }
 
 

@@ -45,13 +45,6 @@ class InMemorySplit:
             return torch.arange(len(self), device=self.device)
         return torch.randperm(len(self), generator=generator).to(self.device)
 
-    def gather(
-        self, index: torch.Tensor, raw: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The examples at `index` as float32 pixels in [0, 1] (or 0..255 with `raw`, for an
-        engine that folds the 1/255 into its matrix products) and int64 labels."""
-        return self._pixels(index, raw), self.labels.index_select(0, index)
-
     def batches(
         self,
         batch_size: int,
@@ -60,7 +53,9 @@ class InMemorySplit:
         raw: bool = False,
         reuse: bool = False,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Minibatches in `order(generator)`, from batch number `start` on.
+        """Minibatches in `order(generator)`, from batch number `start` on: float32 pixels in
+        [0, 1] (or 0..255 with `raw`, for an engine that folds the 1/255 into its matrix
+        products) and int64 labels.
 
         With `reuse`, every batch is written into the same two buffers (no allocation per
         step, and the buffers stay in cache): for a consumer that is done with a batch before
@@ -69,24 +64,15 @@ class InMemorySplit:
         # The epoch's labels in one gather, then views: a per-batch gather of 256 labels costs
         # more in call overhead than in work.
         labels = self.labels.index_select(0, order).split(batch_size)[start:]
-        buffers = None
+        pixels = X = None
         for index, y in zip(order.split(batch_size)[start:], labels, strict=True):
-            if reuse and (buffers is None or len(buffers[1]) != len(index)):
-                buffers = (
-                    torch.empty((len(index), self.images.shape[1]), dtype=self.images.dtype,
-                                device=self.device),
-                    torch.empty((len(index), self.images.shape[1]), device=self.device),
-                )  # fmt: skip
-            yield self._pixels(index, raw, buffers), y
-
-    def _pixels(self, index: torch.Tensor, raw: bool, buffers=None) -> torch.Tensor:
-        if buffers is None:
-            pixels = self.images.index_select(0, index)
-            return pixels.to(torch.float32) if raw else to_float(pixels)
-        pixels, X = buffers
-        torch.index_select(self.images, 0, index, out=pixels)
-        X.copy_(pixels)
-        return X if raw else X.div_(255)
+            if not reuse or X is None or len(X) != len(index):
+                shape = (len(index), self.images.shape[1])
+                pixels = torch.empty(shape, dtype=self.images.dtype, device=self.device)
+                X = torch.empty(shape, device=self.device)
+            torch.index_select(self.images, 0, index, out=pixels)
+            X.copy_(pixels)  # uint8 -> float32, then / 255 like to_float
+            yield (X if raw else X.div_(255)), y
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Ordered slices (no gather) as floats in [0, 1]: for evaluation."""
