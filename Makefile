@@ -27,7 +27,7 @@ lint: $(VENV)/.dev
 setup: $(VENV)/.installed
 
 # The package and its runtime dependencies; torch is pinned to the CPU wheel (constraints.txt).
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/_fused_step.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e .
 	touch $@

@@ -8,9 +8,11 @@ Each row runs in its own subprocess (so its peak RSS is its own):
   (d) cli       `softmaxreg train` end to end as a subprocess (Python start-up included)
   (e) tuned     `--recipe tuned` (fused engine)
   (f) sklearn   LogisticRegression(lbfgs, C=1, max_iter=100) on the same pixels
+  (g) fused, PyTorch form: the fused engine without its compiled step (what runs on a GPU, in
+                float64, or where the package was installed without a C compiler)
 Every row runs --repeat times (default 3), the rounds interleaved so that a slow spell of a
 shared machine falls on all rows alike; each cell of the table is the median over the rounds.
-Usage: python bench/run.py [--rows a,b,c,d,e,f] [--repeat N]
+Usage: python bench/run.py [--rows a,b,c,d,e,f,g] [--repeat N]
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import time
 
 ROWS = {"a": "classic DataLoader (book-like)", "b": "autograd engine, in memory",
         "c": "fused engine (default)", "d": "softmaxreg train (CLI, end to end)",
-        "e": "tuned recipe (fused)", "f": "scikit-learn LogisticRegression"}  # fmt: skip
+        "e": "tuned recipe (fused)", "f": "scikit-learn LogisticRegression",
+        "g": "fused engine, PyTorch form"}  # fmt: skip
 
 
 def peak_rss_mb() -> float:
@@ -36,13 +39,13 @@ def peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
-def row_in_memory(engine: str, recipe: str = "seed") -> dict:
+def row_in_memory(engine: str, recipe: str = "seed", compiled: bool | None = None) -> dict:
     import torch
 
     from softmaxreg.config import TrainConfig
     from softmaxreg.data import load_dataset
     from softmaxreg.data.loader import InMemorySplit
-    from softmaxreg.engines import SGDParams, make_engine
+    from softmaxreg.engines import FusedEngine, SGDParams, make_engine
     from softmaxreg.model import build_model
     from softmaxreg.trainer import Trainer
 
@@ -57,7 +60,10 @@ def row_in_memory(engine: str, recipe: str = "seed") -> dict:
     # The autograd engine builds a torch.optim.SGD here, whose first construction imports
     # torch._dynamo: part of its training cost, and reported on its own as well.
     made = time.perf_counter()
-    engine_ = make_engine(engine, model, sgd)
+    if compiled is None:
+        engine_ = make_engine(engine, model, sgd)
+    else:
+        engine_ = FusedEngine(model, sgd, compiled=compiled)
     setup = time.perf_counter() - made
     trainer = Trainer(model, engine_, train, test, cfg.epochs, cfg.batch_size,
                       torch.Generator().manual_seed(1), cfg.lr_at)  # fmt: skip
@@ -65,7 +71,8 @@ def row_in_memory(engine: str, recipe: str = "seed") -> dict:
     t2 = time.perf_counter()
     return {"load": t1 - t0, "train": t2 - t1 - trainer.eval_seconds,
             "eval": trainer.eval_seconds, "total": t2 - t0, "samples": 60000 * cfg.epochs,
-            "acc": trainer.history[-1].test_acc, "setup": setup}  # fmt: skip
+            "acc": trainer.history[-1].test_acc, "setup": setup,
+            "compiled": bool(getattr(engine_, "uses_compiled_step", False))}  # fmt: skip
 
 
 def row_classic() -> dict:
@@ -152,7 +159,8 @@ def row_sklearn() -> dict:
 def run_row(key: str) -> dict:
     result = {"a": row_classic, "b": lambda: row_in_memory("autograd"),
               "c": lambda: row_in_memory("fused"), "d": row_cli,
-              "e": lambda: row_in_memory("fused", "tuned"), "f": row_sklearn}[key]()  # fmt: skip
+              "e": lambda: row_in_memory("fused", "tuned"), "f": row_sklearn,
+              "g": lambda: row_in_memory("fused", compiled=False)}[key]()  # fmt: skip
     result["rss"] = peak_rss_mb()
     return result
 
@@ -169,7 +177,7 @@ def fmt(x, spec):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", default="abcdef")
+    ap.add_argument("--rows", default="abcdefg")
     ap.add_argument("--repeat", type=int, default=3, help="rounds per row (median reported)")
     ap.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one row, print JSON
     args = ap.parse_args()
@@ -202,6 +210,9 @@ def main() -> None:
               f"{r['rss']:.0f} | {r['acc']:.4f} |")  # fmt: skip
     t = {k: r["train"] for k, r in results.items()}
     print()
+    if "c" in results:
+        form = "compiled step" if results["c"]["compiled"] else "PyTorch form (no compiled step)"
+        print(f"(c) and (e) ran the fused engine's {form}")
     if "a" in t and "c" in t:
         print(f"train time (a)/(c) classic / fused:   {t['a'] / t['c']:.1f}x")
     if "b" in t and "c" in t:
@@ -210,6 +221,8 @@ def main() -> None:
         loop = t["b"] - setup
         print(f"  (b) includes {setup:.2f} s building torch.optim.SGD (its first use imports "
               f"torch._dynamo); its loop alone, {loop:.2f} s, is {loop / t['c']:.1f}x (c)")
+    if "g" in t and "c" in t:
+        print(f"train time (g)/(c) PyTorch form / compiled step: {t['g'] / t['c']:.1f}x")
     if "e" in results and "f" in results:
         ratio = results["f"]["total"] / results["e"]["total"]
         print(f"total time (f)/(e) sklearn / tuned:   {ratio:.1f}x")

@@ -6,20 +6,37 @@ there the autograd engine, given weights and inputs that differ only in their la
 further than 1e-5 from itself, so no different-but-equal arithmetic can meet 1e-5. For those
 cells the test measures that sensitivity (the noise floor) and requires the fused engine to
 stay within it, in float32 and in float64.
+
+The fused engine has two forms, the compiled step (float32 on the CPU) and the PyTorch one (any
+device, float64): both are held to the same rules. The compiled one must be built under CI.
 """
 
 import numpy as np
 import pytest
 import torch
+from conftest import IN_CI
 
 from softmaxreg.data.loader import InMemorySplit
 from softmaxreg.engines import AutogradEngine, FusedEngine, SGDParams, make_engine
 from softmaxreg.errors import ConfigError
+from softmaxreg.kernel import compiled_step
 from softmaxreg.model import build_model
+
+FORMS = ["compiled", "pytorch"]
+
+
+@pytest.fixture(params=FORMS)
+def form(request):
+    if request.param == "compiled" and compiled_step() is None:
+        message = "the compiled fused step was not built (no C compiler at install time)"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    return request.param
 
 
 def run_steps(real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, nesterov=False,
-              dtype=torch.float32, nudge=False):  # fmt: skip
+              dtype=torch.float32, nudge=False, form="compiled"):  # fmt: skip
     # Enough examples for `steps` batches, the last one partial.
     n = (steps - 1) * batch_size + max(1, batch_size // 2) if batch_size > 1 else steps
     split = InMemorySplit(real_data.train_images[:n], real_data.train_labels[:n])
@@ -29,7 +46,9 @@ def run_steps(real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, n
             w = model[1].weight
             w.copy_(torch.nextafter(w, torch.full_like(w, float("inf"))))
     if kind == "fused":
-        engine = FusedEngine(model, SGDParams(model.parameters(), lr, momentum, decay, nesterov))
+        optimizer = SGDParams(model.parameters(), lr, momentum, decay, nesterov)
+        compiled = None if dtype != torch.float32 else form == "compiled"
+        engine = FusedEngine(model, optimizer, compiled=compiled)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                               weight_decay=decay, nesterov=nesterov)  # fmt: skip
@@ -37,12 +56,16 @@ def run_steps(real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, n
     gen = torch.Generator().manual_seed(1)
     losses, corrects, done = [], [], 0
     while done < steps:
-        for X, y in split.batches(batch_size, gen):
-            if nudge:  # and round the inputs differently: x * (1/255) instead of x / 255
-                X = (X * 255).round_().mul_(1 / 255)
-            if kind == "fused":  # as the trainer calls it: raw pixels, 1/255 folded in
-                loss, correct = engine.step((X * 255).round_().to(dtype), y, 1 / 255)
+        if kind == "fused":  # as the trainer calls it: row indices into the uint8 split
+            batches = split.index_batches(batch_size, gen)
+        else:
+            batches = split.batches(batch_size, gen)
+        for X, y in batches:
+            if kind == "fused":
+                loss, correct = engine.step_rows(split, X, y)
             else:
+                if nudge:  # and round the inputs differently: x * (1/255) instead of x / 255
+                    X = (X * 255).round_().mul_(1 / 255)
                 loss, correct = engine.step(X.to(dtype), y)
             losses.append(loss)
             corrects.append(correct)
@@ -59,8 +82,8 @@ def rel_err(a, b):
 @pytest.mark.parametrize("lr", [0.1, 1.0])
 @pytest.mark.parametrize("batch_size", [1, 7, 256])
 @pytest.mark.parametrize("steps", [1, 10, 235])
-def test_fused_equals_autograd(real_data, lr, batch_size, steps):
-    wf, bf, lf, cf = run_steps(real_data, "fused", steps, batch_size, lr)
+def test_fused_equals_autograd(real_data, form, lr, batch_size, steps):
+    wf, bf, lf, cf = run_steps(real_data, "fused", steps, batch_size, lr, form=form)
     wa, ba, la, ca = run_steps(real_data, "autograd", steps, batch_size, lr)
     err = max(rel_err(wf, wa), rel_err(bf, ba))
     if err < 1e-5:
@@ -68,7 +91,7 @@ def test_fused_equals_autograd(real_data, lr, batch_size, steps):
         assert abs(sum(cf) - sum(ca)) <= 1
         return
     for dtype in (torch.float32, torch.float64):
-        f = run_steps(real_data, "fused", steps, batch_size, lr, dtype=dtype)
+        f = run_steps(real_data, "fused", steps, batch_size, lr, dtype=dtype, form=form)
         a = run_steps(real_data, "autograd", steps, batch_size, lr, dtype=dtype)
         n = run_steps(real_data, "autograd", steps, batch_size, lr, dtype=dtype, nudge=True)
         err = max(rel_err(f[0], a[0]), rel_err(f[1], a[1]))
@@ -78,9 +101,9 @@ def test_fused_equals_autograd(real_data, lr, batch_size, steps):
             assert err < 10 * floor, f"{dtype}: fused {err:.2e} vs noise floor {floor:.2e}"
 
 
-def test_fused_equals_autograd_with_momentum_decay_nesterov(real_data):
+def test_fused_equals_autograd_with_momentum_decay_nesterov(real_data, form):
     args = dict(steps=235, batch_size=256, lr=0.1, momentum=0.9, decay=1e-4, nesterov=True)
-    wf, bf, lf, _ = run_steps(real_data, "fused", **args)
+    wf, bf, lf, _ = run_steps(real_data, "fused", form=form, **args)
     wa, ba, la, _ = run_steps(real_data, "autograd", **args)
     assert rel_err(wf, wa) < 1e-5 and rel_err(bf, ba) < 1e-5
     np.testing.assert_allclose(lf, la, rtol=1e-5)

@@ -9,6 +9,7 @@ it anywhere and a resumed run continues bit-identically.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -54,7 +55,7 @@ class Position:
 @dataclass
 class Trainer:
     model: nn.Module
-    engine: object  # AutogradEngine | FusedEngine: .step(X, y) -> (loss_sum, correct)
+    engine: object  # AutogradEngine | FusedEngine: (loss_sum, correct) per step
     train: InMemorySplit
     test: InMemorySplit
     epochs: int
@@ -92,14 +93,18 @@ class Trainer:
         self._emit("on_epoch_start", pos.epoch + 1, steps)
         self.model.train()
         started = time.perf_counter()
-        raw = getattr(self.engine, "takes_raw_pixels", False)
         # Looked up once: a step is a few hundred microseconds, a hook call about one.
         step_hooks = [cb.on_step for cb in self.callbacks if hasattr(cb, "on_step")]
-        batches = self.train.batches(
-            self.batch_size, self.generator, start=pos.step, raw=raw, reuse=True
-        )
-        for X, y in batches:
-            loss_sum, correct = self.engine.step(X, y, 1 / 255) if raw else self.engine.step(X, y)
+        if hasattr(self.engine, "step_rows"):
+            # The fused engine reads each minibatch's rows itself (its compiled form straight
+            # from the uint8 split), so it is handed row indices.
+            batches = self.train.index_batches(self.batch_size, self.generator, start=pos.step)
+            step = functools.partial(self.engine.step_rows, self.train)
+        else:
+            batches = self.train.batches(self.batch_size, self.generator, pos.step, reuse=True)
+            step = self.engine.step
+        for rows, y in batches:
+            loss_sum, correct = step(rows, y)
             if not math.isfinite(loss_sum):
                 raise DivergenceError(
                     f"training diverged: non-finite loss at epoch {pos.epoch + 1} step "

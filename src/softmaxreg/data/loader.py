@@ -45,34 +45,48 @@ class InMemorySplit:
             return torch.arange(len(self), device=self.device)
         return torch.randperm(len(self), generator=generator).to(self.device)
 
+    def index_batches(
+        self, batch_size: int, generator: torch.Generator | None = None, start: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(row indices, labels) of each minibatch in `order(generator)`, from batch number
+        `start` on, for a consumer that reads the rows itself (`gather`, the fused engine)."""
+        order = self.order(generator)
+        # The epoch's labels in one gather, then views: a per-batch gather of 256 labels costs
+        # more in call overhead than in work.
+        labels = self.labels.index_select(0, order).split(batch_size)[start:]
+        return zip(order.split(batch_size)[start:], labels, strict=True)
+
     def batches(
         self,
         batch_size: int,
         generator: torch.Generator | None = None,
         start: int = 0,
-        raw: bool = False,
         reuse: bool = False,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Minibatches in `order(generator)`, from batch number `start` on: float32 pixels in
-        [0, 1] (or 0..255 with `raw`, for an engine that folds the 1/255 into its matrix
-        products) and int64 labels.
+        [0, 1] and int64 labels.
 
         With `reuse`, every batch is written into the same two buffers (no allocation per
         step, and the buffers stay in cache): for a consumer that is done with a batch before
         it asks for the next one, like a training step."""
-        order = self.order(generator)
-        # The epoch's labels in one gather, then views: a per-batch gather of 256 labels costs
-        # more in call overhead than in work.
-        labels = self.labels.index_select(0, order).split(batch_size)[start:]
-        pixels = X = None
-        for index, y in zip(order.split(batch_size)[start:], labels, strict=True):
-            if not reuse or X is None or len(X) != len(index):
-                shape = (len(index), self.images.shape[1])
-                pixels = torch.empty(shape, dtype=self.images.dtype, device=self.device)
-                X = torch.empty(shape, device=self.device)
-            torch.index_select(self.images, 0, index, out=pixels)
-            X.copy_(pixels)  # uint8 -> float32, then / 255 like to_float
-            yield (X if raw else X.div_(255)), y
+        buffers = None
+        for index, y in self.index_batches(batch_size, generator, start):
+            if not reuse or buffers is None or len(buffers[0]) != len(index):
+                buffers = self.gather_buffers(len(index))
+            yield self.gather(index, *buffers).div_(255), y  # like to_float
+
+    def gather_buffers(
+        self, rows: int, dtype: torch.dtype = torch.float32
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Room for `rows` gathered rows: as stored (uint8) and as floats of `dtype`."""
+        shape = (rows, self.images.shape[1])
+        pixels = torch.empty(shape, dtype=self.images.dtype, device=self.device)
+        return pixels, torch.empty(shape, dtype=dtype, device=self.device)
+
+    def gather(self, index: torch.Tensor, pixels: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """Rows `index` as raw 0..255 floats in `X`, by way of `pixels` (from gather_buffers)."""
+        torch.index_select(self.images, 0, index, out=pixels)
+        return X.copy_(pixels)
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Ordered slices (no gather) as floats in [0, 1]: for evaluation."""
