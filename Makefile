@@ -28,6 +28,7 @@ setup: $(VENV)/.installed
 
 # The package and its runtime dependencies; torch is pinned to the CPU wheel (constraints.txt).
 $(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/_fused_step.c
+	bash scripts/ensure-compiler.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e .
 	touch $@

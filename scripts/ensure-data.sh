@@ -10,20 +10,8 @@ if "$softmaxreg" data --quiet 2>/dev/null; then
   exit 0
 fi
 
-if command -v apt-get >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; fi
-  fi
-  if [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; then
-    echo "Installing Debian's dataset-fashion-mnist ..."
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 ||
-      { $sudo apt-get update -q >/dev/null 2>&1 &&
-        $sudo apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } ||
-      echo "apt-get could not install dataset-fashion-mnist; trying a download"
-  fi
-fi
+bash "$(dirname "$0")/apt-install.sh" dataset-fashion-mnist ||
+  echo "apt-get could not install dataset-fashion-mnist; trying a download"
 
 if ! "$softmaxreg" data --quiet 2>/dev/null; then
   "$softmaxreg" data --fetch --quiet 2>/dev/null || true
