@@ -52,7 +52,8 @@ def build_parser() -> Parser:
     r = train.add_argument_group("how and where")
     r.add_argument("--engine", help="auto (fused where it applies), fused or autograd")
     r.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
-    r.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    r.add_argument("--threads", type=int,
+                   help="CPU threads for torch (default: torch's); the compiled step uses one")
     r.add_argument("--out", help="run folder to write (default: runs/<dataset>-<time>)")
     r.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     r.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
