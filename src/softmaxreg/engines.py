@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .config import ENGINES
+from .data.loader import InMemorySplit
 from .errors import ConfigError
 from .kernel import CompiledStep, compiled_step
 from .model import linear_of
@@ -111,7 +112,9 @@ class FusedEngine:
         return self._kernel is not None and CompiledStep.supports(self.weight, self.bias)
 
     @torch.no_grad()
-    def step_rows(self, split, index: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    def step_rows(
+        self, split: InMemorySplit, index: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, int]:
         """One SGD step on the rows `index` of `split` (an InMemorySplit of uint8 pixels): the
         compiled step reads them from the data set itself; the PyTorch form gathers them into
         buffers reused from step to step."""
