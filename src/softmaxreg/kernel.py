@@ -3,7 +3,8 @@
 `pip install` builds it where a C compiler exists (setup.py); it is a plain shared library, so
 neither Python headers nor a torch extension toolchain are involved, and loading it costs about
 a millisecond. Where it is missing (no compiler at install time) `compiled_step()` returns None
-and the fused engine runs its PyTorch form, which gives the same results.
+and the fused engine runs its PyTorch form: the same maths, equal to float rounding (the tests
+hold both forms and autograd to 1e-5).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class CompiledStep:
         apply: bool,  # plain SGD in place; else the gradient is left in grad_w, grad_b
         grad_w: torch.Tensor,
         grad_b: torch.Tensor,
-        work: torch.Tensor,  # scratch: workspace_size(inputs, classes) floats
+        work: torch.Tensor,  # scratch, from workspace(inputs, classes)
     ) -> tuple[float, int]:
         """Returns the batch's summed loss and correct count."""
         for name, t, dtype in (("images", images, torch.uint8), ("index", index, torch.int64),
