@@ -27,8 +27,9 @@ lint: $(VENV)/.dev
 setup: $(VENV)/.installed
 
 # The package and its runtime dependencies; torch is pinned to the CPU wheel (constraints.txt).
+# A C compiler builds the fused engine's compiled step (without one it runs its PyTorch form).
 $(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/_fused_step.c
-	bash scripts/ensure-compiler.sh
+	bash scripts/ensure-command.sh cc "the fast fused engine needs it" gcc libc6-dev
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e .
 	touch $@
@@ -53,7 +54,7 @@ bytecode: $(VENV)/.installed
 
 # Debian's chromium, for the HTML report's browser test.
 browser:
-	bash scripts/ensure-browser.sh
+	bash scripts/ensure-command.sh chromium "the report's browser test needs it" chromium
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -134,14 +134,12 @@ class FusedEngine:
             self._scratch = (torch.empty(classes, inputs), torch.empty(classes),
                              self._kernel.workspace(inputs, classes))  # fmt: skip
         grad_w, grad_b, work = self._scratch
-        plain = not group["momentum"] and not group["weight_decay"]
+        plain = is_plain_sgd(group)
         result = self._kernel(
             images, index, y, W, b, 1 / 255, group["lr"], plain, grad_w, grad_b, work
         )
-        if not plain:  # torch.optim's rule for momentum, weight decay, Nesterov
-            self._sgd_update(W, grad_w, group)
-            if b is not None:
-                self._sgd_update(b, grad_b, group)
+        if not plain:
+            self._optimizer_update(grad_w, grad_b, group)
         return result
 
     @torch.no_grad()
@@ -180,7 +178,7 @@ class FusedEngine:
     def _update(self, grad: torch.Tensor, X: torch.Tensor, scale: float) -> None:
         group = self.optimizer.param_groups[0]
         W, b, lr = self.weight, self.bias, group["lr"]
-        if not group["momentum"] and not group["weight_decay"]:
+        if is_plain_sgd(group):
             # Plain SGD, the seed's optimizer: W -= lr * scale * G^T X as one BLAS call that
             # accumulates straight into the weight, no gradient tensor in between.
             W.addmm_(grad, X, alpha=-lr * scale)
@@ -188,9 +186,14 @@ class FusedEngine:
                 b.sub_(grad.sum(dim=1), alpha=lr)
             return
         grad_w = torch.mm(grad, X)
-        self._sgd_update(W, grad_w.mul_(scale) if scale != 1.0 else grad_w, group)
-        if b is not None:
-            self._sgd_update(b, grad.sum(dim=1), group)
+        grad_w = grad_w.mul_(scale) if scale != 1.0 else grad_w
+        self._optimizer_update(grad_w, grad.sum(dim=1) if b is not None else None, group)
+
+    def _optimizer_update(self, grad_w, grad_b, group: dict) -> None:
+        """torch.optim's rule (momentum, weight decay, Nesterov) for the weight and the bias."""
+        self._sgd_update(self.weight, grad_w, group)
+        if self.bias is not None:
+            self._sgd_update(self.bias, grad_b, group)
 
     @property
     def _bias_column(self) -> torch.Tensor:
@@ -224,6 +227,11 @@ class FusedEngine:
                 buf.mul_(momentum).add_(grad)
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
         p.add_(grad, alpha=-group["lr"])
+
+
+def is_plain_sgd(group: dict) -> bool:
+    """SGD without momentum or weight decay: the update can be applied in place at once."""
+    return not group["momentum"] and not group["weight_decay"]
 
 
 def fused_unsupported(model: nn.Module, optimizer: torch.optim.Optimizer, loss=None) -> str:
