@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -86,40 +87,63 @@ def _metrics(run):
 
 
 def test_sigkill_at_several_moments_then_resume_is_identical(real_data, tmp_path):
-    """Kill `softmaxreg train` with SIGKILL inside epochs and around checkpoint writes, resume
-    each time, and end with the weights and metrics of an uninterrupted run."""
-    # Long enough (start-up ~2 s, then ~0.15 s an epoch here) that every kill below lands
-    # before the run ends, whatever this machine's speed on the day.
-    args = ["--epochs", "24", "--momentum", "0.9", "--schedule", "cosine", "-q"]
+    """Kill `softmaxreg train` with SIGKILL at moments chosen by its own progress, not by a
+    clock: once its run folder appears (nothing trained yet), just as an epoch's files are
+    being written, and in the middle of an epoch; resume each time, and end with the weights
+    and metrics of an uninterrupted run."""
+    epochs = 24
+    args = ["--epochs", str(epochs), "--momentum", "0.9", "--schedule", "cosine"]
     whole = tmp_path / "whole"
-    assert run_cli("train", "--out", whole, *args)[0] == 0
+    assert run_cli("train", "--out", whole, *args, "-q")[0] == 0
     run = tmp_path / "killed"
     rng = np.random.default_rng(0)
 
     def command():  # resume once the run exists; killed before that, start it again
         if (run / "config.json").exists():
-            return [sys.executable, "-m", "softmaxreg", "train", "--resume", str(run), "-q"]
+            return [sys.executable, "-m", "softmaxreg", "train", "--resume", str(run)]
         return [sys.executable, "-m", "softmaxreg", "train", "--out", str(run), *args]
 
-    kills, epochs_seen = 0, []
-    while kills < 4:
-        proc = subprocess.Popen(command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=1.0 + rng.uniform(0, 2.5))
-            break  # it finished before the kill
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
+    def start():
+        return subprocess.Popen(command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+
+    def epoch_lines(proc, n):
+        """Wait for the process's n-th epoch line; return the seconds its last epoch took."""
+        seconds = 0.0
+        for _ in range(n):
+            line = proc.stdout.readline()
+            assert line.startswith("epoch"), (line, proc.stderr.read())
+            seconds = float(line.split()[-2])
+        return seconds
+
+    def kill(proc):
+        assert proc.poll() is None, "the run ended before its kill"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
         # A killed write leaves at most a hidden temporary file, never a damaged target.
-        if run.exists():
-            assert all(p.name.startswith(".") for p in run.iterdir() if p.suffix == ".tmp")
-        if (run / "metrics.csv").exists():
-            epochs_seen.append(len(_metrics(run)) - 1)
+        assert all(p.name.startswith(".") for p in run.iterdir() if p.suffix == ".tmp")
+
+    # 1. Before any epoch: as soon as config.json is in place.
+    proc = start()
+    while not (run / "config.json").exists():
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.001)
+    kill(proc)
+    # Then, twice each: right after an epoch's line (its checkpoint and metrics are being
+    # written in the background), and part of the way into the epoch after one. Each process
+    # is killed after at most 3 of its epochs (plus one more for the mid-epoch kill), so
+    # the 24 epochs cannot all be done before the last kill.
+    for waited, mid_epoch in ((1, False), (2, True), (1, False), (3, True)):
+        proc = start()
+        seconds = epoch_lines(proc, waited)
+        if mid_epoch:
+            time.sleep(rng.uniform(0.2, 0.8) * seconds)
+        kill(proc)
+    epochs_done = len(_metrics(run)) - 1
+    assert 0 < epochs_done < epochs
     final = subprocess.run(command(), capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
-    assert kills >= 3
-    assert any(0 < e < 24 for e in epochs_seen), f"no kill landed inside training: {epochs_seen}"
     assert _metrics(run) == _metrics(whole)
     a, b = load_file(whole / "model.safetensors"), load_file(run / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
