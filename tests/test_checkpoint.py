@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 import softmaxreg
 from softmaxreg.checkpoint import load_model, save_model
-from softmaxreg.errors import CheckpointError
+from softmaxreg.errors import CheckpointError, ConfigError
 from softmaxreg.model import build_model
 
 
@@ -162,3 +162,14 @@ def test_ctrl_c_saves_and_prints_the_resume_command(real_data, tmp_path):
     assert proc.returncode == 130
     assert f"softmaxreg train --resume {run}" in err and "Traceback" not in err
     assert (run / "checkpoint.safetensors").exists() and not (run / "model.safetensors").exists()
+
+
+def test_classifier_refuses_what_it_would_misread(model_file):
+    clf = softmaxreg.load(model_file)
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 28, 28))
+    with pytest.raises(ConfigError, match=r"X: float pixels must lie in \[0, 1\]"):
+        clf.predict(pixels.astype(np.float32))  # 0..255 as floats: divide by 255 first
+    assert clf.predict(pixels.astype(np.uint8)).shape == (4,)
+    assert clf.predict(pixels.astype(np.float32) / 255).shape == (4,)
+    with pytest.raises(ConfigError, match="y: 3 labels for 4 images"):
+        clf.score(pixels.astype(np.uint8), [0, 1, 2])

@@ -183,3 +183,36 @@ def test_data_command_reports_verification(real_data):
     rc, out, err = run_cli("data")
     assert rc == 0, err
     assert "60000x28x28" in out and "10000x28x28" in out and "sha256" in out
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_closed_pipe_ends_quietly(tiny_dir, tmp_path, command):
+    """`softmaxreg evaluate RUN | head -3`: once the reader has gone, the command stops
+    quietly, as Unix tools do (status 141, as a shell reports a SIGPIPE), with no message."""
+    run = tmp_path / "run"
+    rc, _, err = run_cli("train", "--dataset", "idx", "--data-dir", tiny_dir, "--epochs", "1",
+                         "--out", run, "-q")  # fmt: skip
+    assert rc == 0, err
+    if command == "predict":  # far more output than a pipe holds
+        images, _ = make_images(20000, 3, seed=5)
+        args = ["predict", "--model", run, write_idx(tmp_path / "many-idx3-ubyte", images)]
+    else:
+        args = ["evaluate", run]
+    proc = subprocess.Popen([sys.executable, "-m", "softmaxreg", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    for _ in range(3):
+        proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait() == 141 and err == "", err
+
+
+def test_resume_and_overwrite_together_are_refused(tiny_dir, tmp_path):
+    run = tmp_path / "run"
+    rc, _, err = run_cli("train", "--dataset", "idx", "--data-dir", tiny_dir, "--epochs", "1",
+                         "--out", run, "-q")  # fmt: skip
+    assert rc == 0, err
+    before = (run / "model.safetensors").read_bytes()
+    rc, out, err = run_cli("train", "--resume", run, "--overwrite")
+    assert_clean_error(rc, out, err, "--resume", "--overwrite")
+    assert (run / "model.safetensors").read_bytes() == before

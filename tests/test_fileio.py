@@ -52,3 +52,28 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_atomic_writes_never_touch_the_process_umask(tmp_path, monkeypatch):
+    """The umask is process-wide: setting it even for a moment (from the background writer's
+    thread) gives files that any other thread creates meanwhile the wrong permissions. An
+    atomic write must give its file the mode a plain open() would, without changing it."""
+    calls = []
+    real_umask = os.umask
+
+    def spy(mask):
+        calls.append(mask)
+        return real_umask(mask)
+
+    monkeypatch.setattr(os, "umask", spy)
+    previous = real_umask(0o027)
+    try:
+        target = atomic_write_bytes(tmp_path / "file.bin", b"data")
+        writer = BackgroundWriter()
+        writer.submit(tmp_path / "later.bin", b"more")
+        writer.close()
+    finally:
+        real_umask(previous)
+    assert calls == []
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "later.bin").stat().st_mode & 0o777 == 0o640

@@ -116,3 +116,28 @@ def test_a_missing_or_stale_library_falls_back_to_pytorch(tmp_path, monkeypatch)
             assert not FusedEngine(model, SGDParams(model.parameters(), 0.1)).uses_compiled_step
         finally:
             kernel.compiled_step.cache_clear()
+
+
+def test_engines_in_two_threads_get_their_own_results(step):
+    """The compiled step runs without the GIL: two engines stepping at once in two threads
+    (a server, a threaded grid search) must each get their own loss and correct count."""
+    import threading
+
+    def steps(engine, split, seed):
+        gen = torch.Generator().manual_seed(seed)
+        batches = list(split.index_batches(4, gen)) * 6
+        return [engine.step_rows(split, index, y) for index, y in batches]
+
+    splits = [InMemorySplit(*make_images(400, 10, seed=s)) for s in (1, 2)]
+    alone = [steps(engine_pair(lr=0.01)[0], split, s) for s, split in enumerate(splits)]
+    together: list = [None, None]
+
+    def work(s):
+        together[s] = steps(engine_pair(lr=0.01)[0], splits[s], s)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone

@@ -52,6 +52,11 @@ class Classifier:
         t = t.reshape(len(t), pixels)
         if t.dtype == torch.uint8:
             return t.to(self.device, torch.float32).div_(255)
+        if len(t) and (t.min() < 0 or t.max() > 1):
+            raise ConfigError(
+                f"X: float pixels must lie in [0, 1] (found {float(t.min()):g} to "
+                f"{float(t.max()):g}); divide 0-255 pixels by 255 or pass them as uint8"
+            )
         return t.to(self.device, torch.float32)
 
     @torch.no_grad()
@@ -70,4 +75,7 @@ class Classifier:
 
     def score(self, X, y) -> float:
         """Mean accuracy on (X, y), as in scikit-learn."""
-        return float((self.predict(X) == np.asarray(y)).mean())
+        predicted, y = self.predict(X), np.asarray(y)
+        if y.shape != predicted.shape:
+            raise ConfigError(f"y: {len(y)} labels for {len(predicted)} images")
+        return float((predicted == y).mean())

@@ -18,6 +18,7 @@ from .errors import Interrupted, SoftmaxRegError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 
 
 class Parser(argparse.ArgumentParser):
@@ -105,6 +106,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .plots import CurvesWorker
 
     config = None
+    if args.resume and args.overwrite:
+        raise SoftmaxRegError(
+            f"--resume continues {args.resume} and --overwrite would start a run afresh: "
+            "drop one of them"
+        )
     if args.resume:
         given = [f"--{k.replace('_', '-')}" for k in TRAIN_SETTINGS if getattr(args, k) is not None]
         if given or args.out or args.recipe != "seed":
@@ -238,11 +244,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("softmaxreg: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _closed_pipe()
     except OSError as exc:
         # Disk full, permission denied and the like: name the file, no traceback.
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"softmaxreg: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _closed_pipe() -> int:
+    """The reader of our output has gone (`softmaxreg evaluate RUN | head -3`): stop quietly,
+    as a Unix tool ended by SIGPIPE does. What is still buffered for stdout can never be
+    delivered; pointing stdout at /dev/null lets the final flush succeed silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 def run() -> NoReturn:
@@ -259,8 +277,13 @@ def exit_now(code: int) -> NoReturn:
     for, so only the standard streams need flushing first."""
     try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        code = _closed_pipe()
+    except (OSError, ValueError):
+        code = code or 1
+    try:
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
+    except (OSError, ValueError):  # nothing more can be said anyway
         code = code or 1
     if "torch" not in sys.modules:
         sys.exit(code)

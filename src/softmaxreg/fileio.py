@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import queue
-import tempfile
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +21,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_temporary(path)
     try:
         yield tmp
-        # mkstemp creates 0600 (and writers may recreate the file): give it the permissions
-        # a plain open() would have.
-        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -123,7 +118,15 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_temporary(path: Path) -> Path:
+    """A new, empty hidden file beside `path`, created with mode 0666 so that the kernel
+    applies the umask, as for a plain open(): the umask is never read or changed here (it is
+    process-wide, and this runs on the background writer's thread too)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, flags, 0o666))
+            return tmp
+        except FileExistsError:
+            continue

@@ -31,9 +31,6 @@ class CompiledStep:
                       ptr, ptr, ptr, ptr, ptr]  # fmt: skip
         f.restype = ctypes.c_int
         self._step = f
-        self._loss = ctypes.c_double()
-        self._correct = ctypes.c_int64()
-        self._outputs = (ctypes.addressof(self._loss), ctypes.addressof(self._correct))
         size = library.softmaxreg_fused_step_workspace
         size.argtypes, size.restype = [i64, i64], i64
         self._workspace_size = size
@@ -70,15 +67,18 @@ class CompiledStep:
         classes, inputs = weight.shape
         if images.shape[1] != inputs:
             raise ValueError(f"fused step: images have {images.shape[1]} pixels, not {inputs}")
+        # Results land in this call's own slots: the call runs without the GIL, so another
+        # thread may be inside the same function at the same time.
+        loss, correct = ctypes.c_double(), ctypes.c_int64()
         status = self._step(
             images.data_ptr(), len(images), inputs, index.data_ptr(), labels.data_ptr(),
             len(index), weight.data_ptr(), 0 if bias is None else bias.data_ptr(), classes,
             scale, lr, int(apply), grad_w.data_ptr(), grad_b.data_ptr(), work.data_ptr(),
-            *self._outputs,
+            ctypes.addressof(loss), ctypes.addressof(correct),
         )  # fmt: skip
         if status:
             raise ValueError(f"fused step: {ERRORS.get(status, f'error {status}')}")
-        return self._loss.value, self._correct.value
+        return loss.value, correct.value
 
     def workspace(self, inputs: int, classes: int) -> torch.Tensor:
         """Scratch memory for one call (a few blocks of examples)."""
