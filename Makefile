@@ -1,5 +1,6 @@
 # make demo: set everything up, then run the seed chapter's training with its figure.
-# make test: set everything up (plus the dev tools), then lint and run the whole suite.
+# make test: set everything up (plus the dev tools), then lint, type-check, check the import
+# contracts and run the whole suite.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,8 +12,7 @@ demo: data bytecode
 	$(BIN)/softmaxreg train --out runs/demo --overwrite
 	@echo "figure: runs/demo/curves.svg (and curves.png)"
 
-test: $(VENV)/.dev data browser bytecode
-	$(BIN)/ruff check src tests bench scripts examples
+test: $(VENV)/.dev data browser bytecode lint
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.bench data bytecode
@@ -21,14 +21,18 @@ bench: $(VENV)/.bench data bytecode
 fuzz: $(VENV)/.dev
 	FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -q tests/test_fuzz.py
 
+# Style, types and the architecture's import contracts (pyproject.toml: [tool.importlinter]).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench scripts examples
+	$(BIN)/ruff format --check src tests bench scripts examples
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 setup: $(VENV)/.installed
 
 # The package and its runtime dependencies; torch is pinned to the CPU wheel (constraints.txt).
 # A C compiler builds the fused engine's compiled step (without one it runs its PyTorch form).
-$(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/_fused_step.c
+$(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/kernel/_fused_step.c
 	bash scripts/ensure-command.sh cc "the fast fused engine needs it" gcc libc6-dev
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -e .

@@ -27,10 +27,15 @@ import sys
 import tempfile
 import time
 
-ROWS = {"a": "classic DataLoader (book-like)", "b": "autograd engine, in memory",
-        "c": "fused engine (default)", "d": "softmaxreg train (CLI, end to end)",
-        "e": "tuned recipe (fused)", "f": "scikit-learn LogisticRegression",
-        "g": "fused engine, PyTorch form"}  # fmt: skip
+ROWS = {
+    "a": "classic DataLoader (book-like)",
+    "b": "autograd engine, in memory",
+    "c": "fused engine (default)",
+    "d": "softmaxreg train (CLI, end to end)",
+    "e": "tuned recipe (fused)",
+    "f": "scikit-learn LogisticRegression",
+    "g": "fused engine, PyTorch form",
+}
 
 
 def peak_rss_mb() -> float:
@@ -39,15 +44,15 @@ def peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
-def row_in_memory(engine: str, recipe: str = "seed", compiled: bool | None = None) -> dict:
+def row_in_memory(engine: str, recipe: str = "book", compiled: bool | None = None) -> dict:
     import torch
 
     from softmaxreg.config import TrainConfig
     from softmaxreg.data import load_dataset
-    from softmaxreg.data.loader import InMemorySplit
-    from softmaxreg.engines import FusedEngine, SGDParams, make_engine
-    from softmaxreg.model import build_model
-    from softmaxreg.trainer import Trainer
+    from softmaxreg.training.engines import FusedEngine, SGDParams, make_engine
+    from softmaxreg.training.loader import InMemorySplit
+    from softmaxreg.training.model import build_model
+    from softmaxreg.training.trainer import Trainer
 
     t0 = time.perf_counter()
     data = load_dataset()
@@ -65,14 +70,28 @@ def row_in_memory(engine: str, recipe: str = "seed", compiled: bool | None = Non
     else:
         engine_ = FusedEngine(model, sgd, compiled=compiled)
     setup = time.perf_counter() - made
-    trainer = Trainer(model, engine_, train, test, cfg.epochs, cfg.batch_size,
-                      torch.Generator().manual_seed(1), cfg.lr_at)  # fmt: skip
+    trainer = Trainer(
+        model,
+        engine_,
+        train,
+        test,
+        cfg.epochs,
+        cfg.batch_size,
+        torch.Generator().manual_seed(1),
+        cfg.lr_at,
+    )
     trainer.run()
     t2 = time.perf_counter()
-    return {"load": t1 - t0, "train": t2 - t1 - trainer.eval_seconds,
-            "eval": trainer.eval_seconds, "total": t2 - t0, "samples": 60000 * cfg.epochs,
-            "acc": trainer.history[-1].test_acc, "setup": setup,
-            "compiled": bool(getattr(engine_, "uses_compiled_step", False))}  # fmt: skip
+    return {
+        "load": t1 - t0,
+        "train": t2 - t1 - trainer.eval_seconds,
+        "eval": trainer.eval_seconds,
+        "total": t2 - t0,
+        "samples": 60000 * cfg.epochs,
+        "acc": trainer.history[-1].test_acc,
+        "setup": setup,
+        "compiled": bool(getattr(engine_, "uses_compiled_step", False)),
+    }
 
 
 def row_classic() -> dict:
@@ -95,8 +114,7 @@ def row_classic() -> dict:
 
     t0 = time.perf_counter()
     d = load_dataset()
-    train = DataLoader(PerSample(d.train_images, d.train_labels), 256, shuffle=True,
-                       num_workers=4)  # fmt: skip
+    train = DataLoader(PerSample(d.train_images, d.train_labels), 256, shuffle=True, num_workers=4)
     test = DataLoader(PerSample(d.test_images, d.test_labels), 256, num_workers=4)
     t1 = time.perf_counter()
     torch.manual_seed(0)
@@ -116,21 +134,34 @@ def row_classic() -> dict:
             correct = sum(int((net(X).argmax(1) == y).sum()) for X, y in test)
         eval_s += time.perf_counter() - e0
     t2 = time.perf_counter()
-    return {"load": t1 - t0, "train": t2 - t1 - eval_s, "eval": eval_s, "total": t2 - t0,
-            "samples": 600000, "acc": correct / 10000}  # fmt: skip
+    return {
+        "load": t1 - t0,
+        "train": t2 - t1 - eval_s,
+        "eval": eval_s,
+        "total": t2 - t0,
+        "samples": 600000,
+        "acc": correct / 10000,
+    }
 
 
 def row_cli() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "softmaxreg", "train", "--out", f"{tmp}/run", "-q"],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "softmaxreg", "train", "--out", f"{tmp}/run", "-q"], check=True
+        )
         total = time.perf_counter() - t0
         with open(f"{tmp}/run/metrics.json") as f:
             metrics = json.load(f)
     train = sum(r["seconds"] for r in metrics["epochs"])
-    return {"load": None, "train": train, "eval": None, "total": total, "samples": 600000,
-            "acc": metrics["final"]["test_acc"]}  # fmt: skip
+    return {
+        "load": None,
+        "train": train,
+        "eval": None,
+        "total": total,
+        "samples": 600000,
+        "acc": metrics["final"]["test_acc"],
+    }
 
 
 def row_sklearn() -> dict:
@@ -152,23 +183,35 @@ def row_sklearn() -> dict:
     t2 = time.perf_counter()
     acc = float((clf.predict(Xt) == d.test_labels).mean())
     t3 = time.perf_counter()
-    return {"load": t1 - t0, "train": t2 - t1, "eval": t3 - t2, "total": t3 - t0,
-            "samples": 60000 * int(clf.n_iter_.max()), "acc": acc}  # fmt: skip
+    return {
+        "load": t1 - t0,
+        "train": t2 - t1,
+        "eval": t3 - t2,
+        "total": t3 - t0,
+        "samples": 60000 * int(clf.n_iter_.max()),
+        "acc": acc,
+    }
 
 
 def run_row(key: str) -> dict:
-    result = {"a": row_classic, "b": lambda: row_in_memory("autograd"),
-              "c": lambda: row_in_memory("fused"), "d": row_cli,
-              "e": lambda: row_in_memory("fused", "tuned"), "f": row_sklearn,
-              "g": lambda: row_in_memory("fused", compiled=False)}[key]()  # fmt: skip
+    result = {
+        "a": row_classic,
+        "b": lambda: row_in_memory("autograd"),
+        "c": lambda: row_in_memory("fused"),
+        "d": row_cli,
+        "e": lambda: row_in_memory("fused", "tuned"),
+        "f": row_sklearn,
+        "g": lambda: row_in_memory("fused", compiled=False),
+    }[key]()
     result["rss"] = peak_rss_mb()
     return result
 
 
 def median_row(runs: list[dict]) -> dict:
     """Each column's median over the runs (accuracy is the same in every run)."""
-    return {k: None if runs[0][k] is None else statistics.median(r[k] for r in runs)
-            for k in runs[0]}  # fmt: skip
+    return {
+        k: None if runs[0][k] is None else statistics.median(r[k] for r in runs) for k in runs[0]
+    }
 
 
 def fmt(x, spec):
@@ -188,26 +231,34 @@ def main() -> None:
     rounds: dict[str, list[dict]] = {key: [] for key in keys}
     for n in range(args.repeat):
         for key in keys:
-            print(f"round {n + 1}/{args.repeat}: ({key}) {ROWS[key]} ...", file=sys.stderr,
-                  flush=True)  # fmt: skip
-            out = subprocess.run([sys.executable, __file__, "--row", key], check=True,
-                                 capture_output=True, text=True).stdout  # fmt: skip
+            print(
+                f"round {n + 1}/{args.repeat}: ({key}) {ROWS[key]} ...", file=sys.stderr, flush=True
+            )
+            out = subprocess.run(
+                [sys.executable, __file__, "--row", key], check=True, capture_output=True, text=True
+            ).stdout
             rounds[key].append(json.loads(out.strip().splitlines()[-1]))
     results = {key: median_row(runs) for key, runs in rounds.items()}
     import torch
 
-    print(f"\nsoftmaxreg bench: seed configuration (10 epochs, batch 256, lr 0.1) unless noted; "
-          f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"median of {args.repeat} runs per row")
-    head = ("| row | load s | train s | eval s | total wall s | train samples/s | "
-            "peak RSS MB | test acc |")  # fmt: skip
+    print(
+        f"\nsoftmaxreg bench: seed configuration (10 epochs, batch 256, lr 0.1) unless noted; "
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"median of {args.repeat} runs per row"
+    )
+    head = (
+        "| row | load s | train s | eval s | total wall s | train samples/s | "
+        "peak RSS MB | test acc |"
+    )
     print(head)
     print("|" + "---|" * 8)
     for key, r in results.items():
         rate = r["samples"] / r["train"] if r["train"] else None
-        print(f"| ({key}) {ROWS[key]} | {fmt(r['load'], '.2f')} | {r['train']:.2f} | "
-              f"{fmt(r['eval'], '.2f')} | {r['total']:.2f} | {fmt(rate, ',.0f')} | "
-              f"{r['rss']:.0f} | {r['acc']:.4f} |")  # fmt: skip
+        print(
+            f"| ({key}) {ROWS[key]} | {fmt(r['load'], '.2f')} | {r['train']:.2f} | "
+            f"{fmt(r['eval'], '.2f')} | {r['total']:.2f} | {fmt(rate, ',.0f')} | "
+            f"{r['rss']:.0f} | {r['acc']:.4f} |"
+        )
     t = {k: r["train"] for k, r in results.items()}
     print()
     if "c" in results:
@@ -219,8 +270,10 @@ def main() -> None:
         print(f"train time (b)/(c) autograd / fused:  {t['b'] / t['c']:.1f}x")
         setup = results["b"]["setup"]
         loop = t["b"] - setup
-        print(f"  (b) includes {setup:.2f} s building torch.optim.SGD (its first use imports "
-              f"torch._dynamo); its loop alone, {loop:.2f} s, is {loop / t['c']:.1f}x (c)")
+        print(
+            f"  (b) includes {setup:.2f} s building torch.optim.SGD (its first use imports "
+            f"torch._dynamo); its loop alone, {loop:.2f} s, is {loop / t['c']:.1f}x (c)"
+        )
     if "g" in t and "c" in t:
         print(f"train time (g)/(c) PyTorch form / compiled step: {t['g'] / t['c']:.1f}x")
     if "e" in results and "f" in results:

@@ -9,19 +9,27 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
 
 import softmaxreg
-from softmaxreg.checkpoint import load_model, save_model
+from helpers import run_cli
 from softmaxreg.errors import CheckpointError, ConfigError
-from softmaxreg.model import build_model
+from softmaxreg.fileio import atomic_write_bytes
+from softmaxreg.records import LinearWeights, read_model
+from softmaxreg.records.modelfile import model_bytes
+from softmaxreg.records.rundir import load_weights
 
 
 @pytest.fixture
 def model_file(tmp_path):
-    model = build_model(generator=torch.Generator().manual_seed(0))
-    return save_model(tmp_path / "m.safetensors", model, tuple("abcdefghij"), (28, 28))
+    rng = np.random.default_rng(0)
+    weights = LinearWeights(
+        rng.normal(0, 0.01, (10, 784)).astype(np.float32),
+        rng.normal(0, 0.01, 10).astype(np.float32),
+        tuple("abcdefghij"),
+        (28, 28),
+    )
+    return atomic_write_bytes(tmp_path / "m.safetensors", model_bytes(weights))
 
 
 def test_model_round_trip_and_classifier(model_file):
@@ -34,49 +42,77 @@ def test_model_round_trip_and_classifier(model_file):
     assert clf.predict(images[0]).shape == (1,)
 
 
+def test_a_model_file_loads_into_the_books_pytorch_model(model_file):
+    from safetensors.torch import load_file as load_tensors
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    net.load_state_dict(load_tensors(model_file))
+    images = np.random.default_rng(1).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    logits = net(torch.from_numpy(images).float() / 255).detach().numpy()
+    np.testing.assert_allclose(
+        logits, softmaxreg.load(model_file).decision_function(images), rtol=1e-5, atol=1e-6
+    )
+
+
 @pytest.mark.parametrize("suffix", [".pt", ".pth", ".pkl"])
 def test_pickle_files_are_refused(tmp_path, suffix):
     path = tmp_path / f"model{suffix}"
-    torch.save(build_model().state_dict(), path)
+    torch.save(torch.nn.Linear(784, 10).state_dict(), path)
     with pytest.raises(CheckpointError, match="pickle.*never unpickles"):
-        load_model(path)
+        read_model(path)
     renamed = tmp_path / "sneaky.safetensors"  # a pickle under another name is refused too
     renamed.write_bytes(path.read_bytes())
     with pytest.raises(CheckpointError, match="pickle"):
-        load_model(renamed)
+        read_model(renamed)
 
 
-def test_tensors_that_do_not_fit_are_refused(model_file, tmp_path):
-    tensors = load_file(model_file)
-    meta = json.loads(__import__("safetensors").safe_open(str(model_file), "pt").metadata()
-                      ["softmaxreg"])  # fmt: skip
-    cases = {
-        "wrong shape": ({"1.weight": torch.zeros(10, 100), "1.bias": torch.zeros(10)}, meta),
-        "missing": ({"1.weight": tensors["1.weight"]}, meta),
-        "dtype": ({k: v.double() for k, v in tensors.items()}, meta),
-        "classes": (tensors, {**meta, "classes": ["a", "b"]}),
-        "version": (tensors, {**meta, "format_version": 99}),
-    }
-    messages = {"wrong shape": "image shape", "missing": "missing", "dtype": "float32",
-                "classes": "lists 2 classes", "version": "upgrade"}  # fmt: skip
-    for name, (t, m) in cases.items():
-        path = tmp_path / f"{name.replace(' ', '_')}.safetensors"
-        save_file(t, str(path), metadata={"softmaxreg": json.dumps(m)})
-        with pytest.raises(CheckpointError, match=messages[name]):
-            load_model(path)
+def _meta(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as f:
+        return json.loads(f.metadata()["softmaxreg"])
+
+
+UNFIT = {
+    "wrong shape": (
+        lambda t: {"1.weight": np.zeros((10, 100), np.float32), "1.bias": t["1.bias"]},
+        lambda m: m,
+        "image shape",
+    ),
+    "missing": (lambda t: {"1.weight": t["1.weight"]}, lambda m: m, "missing"),
+    "dtype": (lambda t: {k: v.astype(np.float64) for k, v in t.items()}, lambda m: m, "float32"),
+    "classes": (lambda t: t, lambda m: {**m, "classes": ["a", "b"]}, "lists 2 classes"),
+    "version": (lambda t: t, lambda m: {**m, "format_version": 99}, "upgrade"),
+    "kind": (lambda t: t, lambda m: {**m, "kind": "optimizer"}, "expected model or checkpoint"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNFIT))
+def test_tensors_that_do_not_fit_are_refused(model_file, tmp_path, case):
+    change_tensors, change_meta, message = UNFIT[case]
+    path = tmp_path / "changed.safetensors"
+    tensors = change_tensors(load_file(model_file))
+    save_file(
+        tensors, str(path), metadata={"softmaxreg": json.dumps(change_meta(_meta(model_file)))}
+    )
+    with pytest.raises(CheckpointError, match=message):
+        read_model(path)
+
+
+def test_files_that_are_not_softmaxreg_models_are_refused(model_file, tmp_path):
     bare = tmp_path / "bare.safetensors"
-    save_file(tensors, str(bare))
+    save_file(load_file(model_file), str(bare))
     with pytest.raises(CheckpointError, match="without softmaxreg metadata"):
-        load_model(bare)
+        read_model(bare)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
-        load_model(garbage)
+        read_model(garbage)
 
 
 def test_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(CheckpointError, match="not a softmaxreg run"):
-        load_model(tmp_path)
+        load_weights(tmp_path)
     rc, out, err = run_cli("train", "--resume", tmp_path)
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "not a softmaxreg run" in err
 
@@ -86,6 +122,7 @@ def _metrics(run):
     return [",".join(r.split(",")[:4]) for r in rows]
 
 
+@pytest.mark.slow
 def test_sigkill_at_several_moments_then_resume_is_identical(real_data, tmp_path):
     """Kill `softmaxreg train` with SIGKILL at moments chosen by its own progress, not by a
     clock: once its run folder appears (nothing trained yet), just as an epoch's files are
@@ -104,8 +141,9 @@ def test_sigkill_at_several_moments_then_resume_is_identical(real_data, tmp_path
         return [sys.executable, "-m", "softmaxreg", "train", "--out", str(run), *args]
 
     def start():
-        return subprocess.Popen(command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)  # fmt: skip
+        return subprocess.Popen(
+            command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def epoch_lines(proc, n):
         """Wait for the process's n-th epoch line; return the seconds its last epoch took."""
@@ -146,14 +184,17 @@ def test_sigkill_at_several_moments_then_resume_is_identical(real_data, tmp_path
     assert final.returncode == 0, final.stderr
     assert _metrics(run) == _metrics(whole)
     a, b = load_file(whole / "model.safetensors"), load_file(run / "model.safetensors")
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_ctrl_c_saves_and_prints_the_resume_command(real_data, tmp_path):
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "softmaxreg", "train", "--out", str(run),
-                             "--epochs", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "softmaxreg", "train", "--out", str(run), "--epochs", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # wait for the first finished epoch, then press Ctrl-C
         if line.startswith("epoch"):
             break
@@ -173,3 +214,20 @@ def test_classifier_refuses_what_it_would_misread(model_file):
     assert clf.predict(pixels.astype(np.float32) / 255).shape == (4,)
     with pytest.raises(ConfigError, match="y: 3 labels for 4 images"):
         clf.score(pixels.astype(np.uint8), [0, 1, 2])
+
+
+@pytest.mark.parametrize("header_bytes", [640, 1408, 19280])  # 80 02, 80 05, 50 4B ("PK")
+def test_safetensors_whose_header_length_looks_like_a_pickle_are_read(tmp_path, header_bytes):
+    """A safetensors file starts with its header's length: 640 is the bytes 80 02, a pickle's
+    first two bytes, and 19280 is "PK", a zip's. Such a model is still a model."""
+    from softmaxreg.records.tensorfile import read_tensors, tensor_bytes
+
+    meta = {"note": ""}
+    data = tensor_bytes({"x": np.zeros(3, np.float32)}, "model", meta)
+    meta["note"] = "x" * (header_bytes - int.from_bytes(data[:8], "little"))
+    data = tensor_bytes({"x": np.zeros(3, np.float32)}, "model", meta)
+    assert int.from_bytes(data[:8], "little") == header_bytes
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(data)
+    arrays, read_meta = read_tensors(path, kinds=("model",))
+    assert read_meta["note"] == meta["note"] and arrays["x"].shape == (3,)

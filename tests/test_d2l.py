@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from softmaxreg import d2l
@@ -28,26 +29,31 @@ def test_iterators_have_the_books_shapes(real_data):
     assert d2l.accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1])) == 1.0
 
 
+@pytest.mark.slow
 def test_seed_chapter_script_runs_and_saves_its_figures(real_data, tmp_path):
     env_script = ROOT / "examples" / "softmax_regression_concise.py"
-    proc = subprocess.run([sys.executable, str(env_script)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(env_script)], capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr
-    figures = [line.split(": ", 1)[1] for line in proc.stdout.splitlines()
-               if line.startswith("figure: ")]  # fmt: skip
+    figures = [
+        line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("figure: ")
+    ]
     assert len(figures) == 2
     curves = (tmp_path / figures[0]).read_text()
     assert "train loss" in curves and "test acc" in curves
     assert (tmp_path / figures[1]).stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_seed_chapter_notebook_runs_with_live_figures(real_data, tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / "examples" / "softmax_regression_concise.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     svgs = [o for o in outputs if "image/svg+xml" in o.get("data", {})]

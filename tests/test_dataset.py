@@ -2,8 +2,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import make_images, write_dataset
 
+from helpers import make_images, write_dataset
 from softmaxreg.data import load_dataset, write_idx
 from softmaxreg.data.sources import DATASETS, FASHION_MNIST, IDX, locate
 from softmaxreg.errors import ConfigError, DataError, DatasetNotFound
@@ -65,7 +65,7 @@ def test_official_name_with_wrong_files_fails_checksum(tmp_path):
 def test_unknown_dataset_and_idx_without_dir():
     with pytest.raises(ConfigError, match="unknown data set 'cifar'"):
         load_dataset("cifar")
-    with pytest.raises(ConfigError, match="--dataset idx needs --data-dir"):
+    with pytest.raises(ConfigError, match="the idx data set needs data_dir"):
         load_dataset("idx")
 
 

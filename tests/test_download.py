@@ -9,8 +9,8 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import write_dataset
 
+from helpers import write_dataset
 from softmaxreg.data import load_dataset
 from softmaxreg.data.download import fetch
 from softmaxreg.data.sources import IDX, FileSpec
@@ -69,8 +69,12 @@ def test_corrupt_file_is_rejected_and_nothing_is_left(server, tmp_path):
 
 def test_error_status_on_first_mirror_uses_the_next(server, tmp_path):
     base, good = server
-    dest = fetch(spec_for(good), tmp_path / "dl",
-                 mirrors=(f"{base}/missing/", f"{base}/good/"), progress=False)  # fmt: skip
+    dest = fetch(
+        spec_for(good),
+        tmp_path / "dl",
+        mirrors=(f"{base}/missing/", f"{base}/good/"),
+        progress=False,
+    )
     assert (dest / "train-images-idx3-ubyte.gz").exists()
 
 
@@ -84,8 +88,11 @@ def test_concurrent_fetches_end_with_one_verified_copy(server, tmp_path):
     base, good = server
     spec, dest = spec_for(good), tmp_path / "dl"
     with ThreadPoolExecutor(4) as pool:
-        done = list(pool.map(lambda _: fetch(spec, dest, mirrors=(f"{base}/good/",),
-                                             progress=False), range(4)))  # fmt: skip
+        done = list(
+            pool.map(
+                lambda _: fetch(spec, dest, mirrors=(f"{base}/good/",), progress=False), range(4)
+            )
+        )
     assert set(done) == {dest}
     for f in spec.files.values():
         payload = gzip.decompress((dest / f.name).read_bytes())

@@ -20,23 +20,26 @@ device, float64): both are held to the same rules. The compiled one must be buil
 import numpy as np
 import pytest
 import torch
-from conftest import IN_CI
 
-from softmaxreg.data.loader import InMemorySplit
-from softmaxreg.engines import AutogradEngine, FusedEngine, SGDParams, make_engine
+from helpers import IN_CI
 from softmaxreg.errors import ConfigError
-from softmaxreg.kernel import compiled_step
-from softmaxreg.model import build_model
+from softmaxreg.kernel import load_compiled_step
+from softmaxreg.training.engines import AutogradEngine, FusedEngine, SGDParams, make_engine
+from softmaxreg.training.loader import InMemorySplit
+from softmaxreg.training.model import build_model
 
 FORMS = ["compiled", "pytorch"]
 # (momentum, weight decay, nesterov): the seed's plain SGD, and torch.optim's other rules.
-OPTIMIZERS = {"plain": (0.0, 0.0, False), "momentum": (0.9, 0.0, False),
-              "nesterov+decay": (0.9, 1e-3, True)}  # fmt: skip
+OPTIMIZERS = {
+    "plain": (0.0, 0.0, False),
+    "momentum": (0.9, 0.0, False),
+    "nesterov+decay": (0.9, 1e-3, True),
+}
 STATES = 12  # random weight states per cell
 
 
 def require_compiled_step() -> None:
-    if compiled_step() is None:
+    if load_compiled_step() is None:
         message = "the compiled fused step was not built (no C compiler at install time)"
         if IN_CI:
             pytest.fail(f"CI=true and {message}")
@@ -78,8 +81,9 @@ def make_engine_at(kind, form, state, optimizer, lr, dtype):
         opt = SGDParams(params, lr, momentum, decay, nesterov)
         engine = FusedEngine(model, opt, compiled=form == "compiled")
     else:
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay,
-                              nesterov=nesterov)  # fmt: skip
+        opt = torch.optim.SGD(
+            params, lr=lr, momentum=momentum, weight_decay=decay, nesterov=nesterov
+        )
         engine = AutogradEngine(model, opt)
     if momentum:
         for p, buf in zip(params, buffers, strict=True):
@@ -97,11 +101,8 @@ def random_state(rng: np.random.Generator, dtype):
     return weight, bias, buffers
 
 
-def step(engine, split, index, dtype):
-    y = split.labels[index]
-    if isinstance(engine, FusedEngine):
-        return engine.step_rows(split, index, y)
-    return engine.step(split.images[index].to(dtype) / 255, y)
+def step(engine, split, index):
+    return engine.step_rows(split.images, index, split.labels[index])
 
 
 def assert_update_close(before, fused, reference, rtol):
@@ -135,13 +136,14 @@ def test_one_step_equals_autograd(train_split, form_and_dtype, batch_size, lr, o
         index = torch.from_numpy(rng.choice(len(train_split), batch_size, replace=False))
         fused = make_engine_at("fused", form, state, optimizer, lr, dtype)
         autograd = make_engine_at("autograd", form, state, optimizer, lr, dtype)
-        loss_f, correct_f = step(fused, train_split, index, dtype)
-        loss_a, correct_a = step(autograd, train_split, index, dtype)
+        loss_f, correct_f = step(fused, train_split, index)
+        loss_a, correct_a = step(autograd, train_split, index)
         # Summed per-example losses: each is exact to rounding of logits of a few units.
         assert loss_f == pytest.approx(loss_a, rel=rtol, abs=rtol * batch_size)
         assert abs(correct_f - correct_a) <= ambiguous(train_split, index, *state[:2])
-        for p_f, p_a, before in zip(fused.model.parameters(), autograd.model.parameters(),
-                                    state[:2], strict=True):  # fmt: skip
+        for p_f, p_a, before in zip(
+            fused.model.parameters(), autograd.model.parameters(), state[:2], strict=True
+        ):
             assert_update_close(before, p_f.detach(), p_a.detach(), rtol)
             if OPTIMIZERS[optimizer][0]:
                 buf_f = fused.optimizer.state[p_f]["momentum_buffer"]
@@ -150,8 +152,9 @@ def test_one_step_equals_autograd(train_split, form_and_dtype, batch_size, lr, o
                 assert_update_close(start, buf_f, buf_a, rtol)
 
 
-def run_steps(real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, nesterov=False,
-              form="compiled"):  # fmt: skip
+def run_steps(
+    real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, nesterov=False, form="compiled"
+):
     """`steps` SGD steps from the seed's initial weights over one shuffled order."""
     n = (steps - 1) * batch_size + max(1, batch_size // 2)  # the last batch partial
     split = InMemorySplit(real_data.train_images[:n], real_data.train_labels[:n])
@@ -159,14 +162,13 @@ def run_steps(real_data, kind, steps, batch_size, lr, momentum=0.0, decay=0.0, n
     if kind == "fused":
         optimizer = SGDParams(model.parameters(), lr, momentum, decay, nesterov)
         engine = FusedEngine(model, optimizer, compiled=form == "compiled")
-        batches = split.index_batches(batch_size, torch.Generator().manual_seed(1))
-        results = [engine.step_rows(split, index, y) for index, y in batches]
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                              weight_decay=decay, nesterov=nesterov)  # fmt: skip
+        opt = torch.optim.SGD(
+            model.parameters(), lr=lr, momentum=momentum, weight_decay=decay, nesterov=nesterov
+        )
         engine = AutogradEngine(model, opt)
-        batches = split.batches(batch_size, torch.Generator().manual_seed(1))
-        results = [engine.step(X, y) for X, y in batches]
+    batches = split.index_batches(batch_size, torch.Generator().manual_seed(1))
+    results = [engine.step_rows(split.images, index, y) for index, y in batches]
     assert len(results) == steps
     losses, corrects = zip(*results, strict=True)
     return model[1].weight.detach().clone(), model[1].bias.detach().clone(), losses, corrects

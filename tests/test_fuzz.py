@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from softmaxreg.data.idx import encode_idx, read_idx
+from softmaxreg.data.pictures import fit, load_image
 from softmaxreg.errors import DataError, ImageError
-from softmaxreg.images import fit, load_image
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None)
@@ -62,8 +62,10 @@ def test_mutations_of_a_valid_file(edits, cut, compress, gz_damage):
 
 
 @FUZZ
-@given(blob=st.binary(max_size=400), prefix=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a",
-                                                            b"\xff\xd8\xff", b"BM"]))  # fmt: skip
+@given(
+    blob=st.binary(max_size=400),
+    prefix=st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"\xff\xd8\xff", b"BM"]),
+)
 def test_image_loader_on_random_bytes(blob, prefix):
     path = SCRATCH / "image.bin"
     path.write_bytes(prefix + blob)
@@ -77,9 +79,11 @@ def test_image_loader_on_random_bytes(blob, prefix):
 
 @FUZZ
 @given(
-    h=st.integers(1, 60), w=st.integers(1, 60), seed=st.integers(0, 2**16),
+    h=st.integers(1, 60),
+    w=st.integers(1, 60),
+    seed=st.integers(0, 2**16),
     invert=st.sampled_from(["auto", "yes", "no"]),
-)  # fmt: skip
+)
 def test_fit_any_shape_gives_28x28_uint8(h, w, seed, invert):
     gray = np.random.default_rng(seed).uniform(0, 255, (h, w)).astype(np.float32)
     out = fit(gray, (28, 28), invert)

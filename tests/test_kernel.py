@@ -2,20 +2,23 @@
 
 Its equality with autograd on the real data set is in test_engines.py."""
 
+import threading
+
+import numpy as np
 import pytest
 import torch
-from conftest import IN_CI, make_images
 
+from helpers import IN_CI, make_images
 from softmaxreg import kernel
-from softmaxreg.data.loader import InMemorySplit
-from softmaxreg.engines import FusedEngine, SGDParams
 from softmaxreg.errors import ConfigError
-from softmaxreg.model import build_model
+from softmaxreg.training.engines import FusedEngine, SGDParams
+from softmaxreg.training.loader import InMemorySplit
+from softmaxreg.training.model import build_model
 
 
 @pytest.fixture
 def step():
-    compiled = kernel.compiled_step()
+    compiled = kernel.load_compiled_step()
     if compiled is None:
         if IN_CI:
             pytest.fail("CI=true and the compiled fused step was not built")
@@ -30,7 +33,9 @@ def engine_pair(bias=True, lr=0.5, momentum=0.0):
         model = build_model(generator=torch.Generator().manual_seed(3))
         if not bias:
             model[1].bias = None
-        engines.append(FusedEngine(model, SGDParams(model.parameters(), lr, momentum), compiled))
+        engines.append(
+            FusedEngine(model, SGDParams(model.parameters(), lr, momentum), compiled=compiled)
+        )
     return engines
 
 
@@ -41,10 +46,12 @@ def test_compiled_and_pytorch_forms_agree(step, bias, momentum):
     split = InMemorySplit(images, labels)
     compiled, pytorch = engine_pair(bias, momentum=momentum)
     assert compiled.uses_compiled_step and not pytorch.uses_compiled_step
+    results = {}
     for engine in (compiled, pytorch):
         gen = torch.Generator().manual_seed(0)
-        engine.results = [engine.step_rows(split, i, y) for i, y in split.index_batches(16, gen)]
-    pairs = zip(compiled.results, pytorch.results, strict=True)
+        batches = split.index_batches(16, gen)
+        results[engine] = [engine.step_rows(split.images, i, y) for i, y in batches]
+    pairs = zip(results[compiled], results[pytorch], strict=True)
     for (loss_c, correct_c), (loss_p, correct_p) in pairs:
         # Summed over 16 examples; near zero, float32 rounding of log-sum-exp is absolute.
         assert loss_c == pytest.approx(loss_p, rel=1e-5, abs=1e-5)
@@ -52,7 +59,7 @@ def test_compiled_and_pytorch_forms_agree(step, bias, momentum):
     torch.testing.assert_close(compiled.weight, pytorch.weight, rtol=1e-5, atol=1e-6)
     if bias:
         torch.testing.assert_close(compiled.bias, pytorch.bias, rtol=1e-5, atol=1e-6)
-    assert compiled.results[-1][1] > 0.5 * 11  # it learned: most of the last 11 are right
+    assert results[compiled][-1][1] > 0.5 * 11  # it learned: most of the last 11 are right
 
 
 @pytest.mark.parametrize(
@@ -69,18 +76,54 @@ def test_bad_rows_or_labels_raise_and_leave_the_weights(step, index, labels, mes
     engine, _ = engine_pair()
     before = engine.weight.detach().clone()
     with pytest.raises(ValueError, match=message):
-        engine.step_rows(split, torch.tensor(index), torch.tensor(labels))
+        engine.step_rows(split.images, torch.tensor(index), torch.tensor(labels))
     assert torch.equal(engine.weight, before)
 
 
-def test_wrong_dtypes_are_refused_not_misread(step):
-    images, labels = make_images(20, 10)
-    split = InMemorySplit(images, labels)
-    engine, _ = engine_pair()
-    with pytest.raises(ValueError, match="index must be contiguous torch.int64"):
-        engine.step_rows(split, torch.arange(4, dtype=torch.int32), split.labels[:4])
-    with pytest.raises(ValueError, match="labels must be contiguous"):
-        engine.step_rows(split, torch.arange(0, 8, 2), split.labels[0:8:2])
+def kernel_arguments(step, classes=10, inputs=784, batch=8):
+    images, labels = make_images(20, classes)
+    return {
+        "images": images.reshape(20, -1),
+        "index": np.arange(batch, dtype=np.int64),
+        "labels": labels[:batch].astype(np.int64),
+        "weight": np.zeros((classes, inputs), np.float32),
+        "bias": np.zeros(classes, np.float32),
+        "grad_w": np.zeros((classes, inputs), np.float32),
+        "grad_b": np.zeros(classes, np.float32),
+        "work": step.workspace(inputs, classes),
+    }
+
+
+def spoil(name, how, a):
+    if how == "dtype":
+        return a.astype(np.float64 if a.dtype != np.float64 else np.float32)
+    if how == "shape":
+        return a[None]  # one dimension too many
+    if how == "strided":
+        return np.repeat(a, 2, axis=-1)[..., ::2]
+    b = a.copy()  # read-only
+    b.setflags(write=False)
+    return b
+
+
+WRITTEN = ["weight", "bias", "grad_w", "grad_b", "work"]
+SPOILED = [
+    (name, how)
+    for name in ["images", "index", "labels", *WRITTEN]
+    for how in ("dtype", "shape", "strided", "read-only")
+    if how != "read-only" or name in WRITTEN
+]
+
+
+@pytest.mark.parametrize("name, how", SPOILED)
+def test_every_buffer_is_checked_before_the_call(step, name, how):
+    args = kernel_arguments(step)
+    args[name] = spoil(name, how, args[name])
+    before = {k: v.copy() for k, v in args.items()}
+    with pytest.raises(ValueError, match=f"fused step: {name} must"):
+        step(**args, scale=1 / 255, lr=0.1, apply=True)
+    for k, v in args.items():  # nothing was written
+        np.testing.assert_array_equal(v, before[k])
 
 
 def test_non_finite_weights_give_a_non_finite_loss(step):
@@ -89,7 +132,7 @@ def test_non_finite_weights_give_a_non_finite_loss(step):
     engine, _ = engine_pair()
     with torch.no_grad():
         engine.weight[3, 100] = float("nan")
-    loss, _ = engine.step_rows(split, torch.arange(8), split.labels[:8])
+    loss, _ = engine.step_rows(split.images, torch.arange(8), split.labels[:8])
     assert loss != loss  # NaN: the trainer stops on it with its divergence message
 
 
@@ -100,33 +143,41 @@ def test_float64_weights_run_the_pytorch_form(step):
     with pytest.raises(ConfigError, match="not available"):
         FusedEngine(model, SGDParams(model.parameters(), 0.1), compiled=True)
     images, labels = make_images(20, 10)
-    loss, _ = engine.step_rows(InMemorySplit(images, labels), torch.arange(8), torch.ones(8).long())
+    split = InMemorySplit(images, labels)
+    loss, _ = engine.step_rows(split.images, torch.arange(8), torch.ones(8).long())
     assert loss > 0
 
 
-def test_a_missing_or_stale_library_falls_back_to_pytorch(tmp_path, monkeypatch):
-    stale = tmp_path / "_fused_step.so"
-    stale.write_bytes(b"not a shared library")
-    for path in (None, stale):
+def test_a_missing_stale_or_foreign_library_falls_back_to_pytorch(step, tmp_path, monkeypatch):
+    foreign = tmp_path / "_fused_step.so"
+    foreign.write_bytes(b"not a shared library")
+    built = kernel.library_path()
+    cases = {
+        "missing": (None, kernel.ABI_VERSION),
+        "foreign": (foreign, kernel.ABI_VERSION),
+        "stale": (built, kernel.ABI_VERSION + 1),
+    }
+    for name, (path, abi) in cases.items():
         monkeypatch.setattr(kernel, "library_path", lambda path=path: path)
-        kernel.compiled_step.cache_clear()
+        monkeypatch.setattr(kernel, "ABI_VERSION", abi)
+        kernel.load_compiled_step.cache_clear()
         try:
-            assert kernel.compiled_step() is None
+            assert kernel.load_compiled_step() is None, name
             model = build_model()
-            assert not FusedEngine(model, SGDParams(model.parameters(), 0.1)).uses_compiled_step
+            engine = FusedEngine(model, SGDParams(model.parameters(), 0.1))
+            assert not engine.uses_compiled_step, name
         finally:
-            kernel.compiled_step.cache_clear()
+            kernel.load_compiled_step.cache_clear()
 
 
 def test_engines_in_two_threads_get_their_own_results(step):
     """The compiled step runs without the GIL: two engines stepping at once in two threads
     (a server, a threaded grid search) must each get their own loss and correct count."""
-    import threading
 
     def steps(engine, split, seed):
         gen = torch.Generator().manual_seed(seed)
         batches = list(split.index_batches(4, gen)) * 6
-        return [engine.step_rows(split, index, y) for index, y in batches]
+        return [engine.step_rows(split.images, index, y) for index, y in batches]
 
     splits = [InMemorySplit(*make_images(400, 10, seed=s)) for s in (1, 2)]
     alone = [steps(engine_pair(lr=0.01)[0], split, s) for s, split in enumerate(splits)]

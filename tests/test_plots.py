@@ -2,12 +2,19 @@
 
 import pytest
 
-from softmaxreg.plots import CurvesWorker, rehearse_curves, save_curves
+from softmaxreg.views.plots import CurvesWorker, rehearse_curves, save_curves
 
 
 def history(n):
-    return [{"epoch": e, "train_loss": 0.9 - 0.04 * e, "train_acc": 0.7 + 0.01 * e,
-             "test_acc": 0.69 + 0.012 * e} for e in range(1, n + 1)]  # fmt: skip
+    return [
+        {
+            "epoch": e,
+            "train_loss": 0.9 - 0.04 * e,
+            "train_acc": 0.7 + 0.01 * e,
+            "test_acc": 0.69 + 0.012 * e,
+        }
+        for e in range(1, n + 1)
+    ]
 
 
 @pytest.mark.parametrize("epochs", [3, 10, 120])

@@ -1,17 +1,15 @@
 """evaluate and predict on a trained run; people's own images, good and bad."""
 
 import json
-import struct
-import zlib
 
 import numpy as np
 import pytest
-from conftest import run_cli
 from PIL import Image
 
 import softmaxreg
+from helpers import run_cli
+from softmaxreg.data.pictures import load_image
 from softmaxreg.errors import ImageError
-from softmaxreg.images import load_image
 
 
 @pytest.fixture(scope="module")
@@ -77,47 +75,6 @@ def test_predict_idx_file_and_plain_output(trained, real_data, tmp_path):
     assert len(lines) == 5 and lines[0].startswith(f"{path}#0: ")
     clf = softmaxreg.load(trained)
     assert lines[0].split(": ")[1].startswith(clf.predict_labels(real_data.test_images[:1])[0])
-
-
-def bad_inputs(tmp_path):
-    real = tmp_path / "real.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).save(real)
-    (tmp_path / "truncated.png").write_bytes(real.read_bytes()[:400])
-    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
-    (tmp_path / "notes.txt").write_text("not an image")
-    # A PNG header declaring 20000x20000 pixels with almost no data: refused from the header.
-    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
-    png += struct.pack(">I", zlib.crc32(chunk))
-    (tmp_path / "huge.png").write_bytes(png + b"\0\0\0\0IEND\xaeB`\x82")
-    (tmp_path / "empty").mkdir()
-    return {
-        "truncated.png": "corrupt or truncated image",
-        "corrupt.png": "not an image Pillow can read",
-        "notes.txt": "not an image Pillow can read",
-        "huge.png": "over the limit",
-        "empty": "no image files found",
-        "missing.png": "no such file",
-    }
-
-
-def test_bad_images_get_one_line_and_exit_2(trained, tmp_path):
-    for name, needle in bad_inputs(tmp_path).items():
-        rc, out, err = run_cli("predict", "--model", trained, tmp_path / name)
-        assert rc == 2, (name, err)
-        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-        assert name in err and needle in err, err
-
-
-def test_model_argument_errors(tmp_path, trained):
-    import torch
-
-    torch.save({"w": torch.zeros(2)}, tmp_path / "m.pt")
-    rc, _, err = run_cli("predict", "--model", tmp_path / "m.pt", trained)
-    assert rc == 2 and "never unpickles" in err and len(err.strip().splitlines()) == 1
-    rc, _, err = run_cli("predict", "--model", tmp_path, trained)
-    assert rc == 2 and "not a softmaxreg run" in err
 
 
 def test_load_image_rejects_before_decoding(tmp_path):

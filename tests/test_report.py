@@ -8,13 +8,20 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import IN_CI, run_cli
 
 import softmaxreg
+from helpers import IN_CI, run_cli
 
 CHROMIUM = os.environ.get("SOFTMAXREG_CHROMIUM") or shutil.which("chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-         "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +36,23 @@ def report(real_data, tmp_path_factory):
 
 def test_report_is_self_contained(report):
     page = report.read_text()
-    for needle in ("Training curves", "Per-class scores", "Confusion matrix",
-                   "Learned weight templates", "Most confident mistakes", "Ankle boot",
-                   "<svg", "data:image/png;base64,"):  # fmt: skip
+    for needle in (
+        "Training curves",
+        "Per-class scores",
+        "Confusion matrix",
+        "Learned weight templates",
+        "Most confident mistakes",
+        "Ankle boot",
+        "<svg",
+        "data:image/png;base64,",
+    ):
         assert needle in page, needle
     # Nothing is fetched: no src/href to the network (XML namespaces are only names), no scripts.
     assert not re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
     assert "<script" not in page and "<link" not in page
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report, tmp_path):
     if not CHROMIUM:
         if IN_CI:

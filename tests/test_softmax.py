@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from softmaxreg import softmax as S
+from softmaxreg.training import softmax as S
 
 
 def test_naive_forms_overflow_and_underflow_where_stable_ones_do_not():

@@ -9,8 +9,8 @@ from safetensors.torch import load_file
 
 from softmaxreg.config import TrainConfig
 from softmaxreg.errors import DivergenceError, Interrupted
-from softmaxreg.runner import resume_run, train_run
-from softmaxreg.trainer import TrainingWarning
+from softmaxreg.training.runner import resume_run, train_run
+from softmaxreg.training.trainer import TrainingWarning
 
 
 def rows_without_seconds(path):
@@ -18,6 +18,7 @@ def rows_without_seconds(path):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_seed_run_reaches_the_books_accuracy(real_data, tmp_path, seed):
     result = train_run(TrainConfig(seed=seed), tmp_path / "run", dataset=real_data)
@@ -26,8 +27,15 @@ def test_seed_run_reaches_the_books_accuracy(real_data, tmp_path, seed):
     assert final.train_loss < 0.5
     assert final.train_acc > 0.80
     assert 0.80 < final.test_acc < 0.86
-    for name in ("config.json", "metrics.csv", "metrics.json", "curves.svg", "curves.png",
-                 "model.safetensors", "checkpoint.safetensors"):  # fmt: skip
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "metrics.json",
+        "curves.svg",
+        "curves.png",
+        "model.safetensors",
+        "checkpoint.safetensors",
+    ):
         assert (tmp_path / "run" / name).stat().st_size > 0, name
     with open(tmp_path / "run" / "metrics.csv") as f:
         assert f.readline().strip() == "epoch,train_loss,train_acc,test_acc,seconds"
@@ -75,8 +83,13 @@ def test_stop_and_resume_is_bit_identical(real_data, tmp_path, epoch, step):
     whole = train_run(config, tmp_path / "whole", dataset=real_data)
     stopper = StopAt(step, epoch)
     with pytest.raises(Interrupted):
-        train_run(config, tmp_path / "part", dataset=real_data, callbacks=[stopper],
-                  should_stop=lambda: stopper.flag)  # fmt: skip
+        train_run(
+            config,
+            tmp_path / "part",
+            dataset=real_data,
+            callbacks=[stopper],
+            should_stop=lambda: stopper.flag,
+        )
     assert not (tmp_path / "part" / "model.safetensors").exists()
     resumed = resume_run(tmp_path / "part")
     assert rows_without_seconds(whole.path / "metrics.csv") == rows_without_seconds(
@@ -102,6 +115,7 @@ def test_too_large_learning_rate_warns_once_but_trains(real_data, tmp_path):
     assert all(r.train_loss > 100 for r in result.history)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_tuned_recipe_reaches_0845_whatever_the_seed(real_data, tmp_path, seed):
     config = TrainConfig.from_recipe("tuned", seed=seed)
@@ -111,7 +125,7 @@ def test_tuned_recipe_reaches_0845_whatever_the_seed(real_data, tmp_path, seed):
 
 def test_python_api_train_and_load(real_data, tmp_path):
     import softmaxreg
-    import softmaxreg.trainer  # noqa: F401 - a submodule must not shadow softmaxreg.train
+    import softmaxreg.training  # noqa: F401 - a subpackage must not shadow softmaxreg.train
 
     result = softmaxreg.train(out=str(tmp_path / "run"), epochs=1)
     clf = softmaxreg.load(result.path)

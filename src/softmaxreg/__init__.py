@@ -5,38 +5,55 @@
     >>> clf = softmaxreg.load("runs/seed0")
     >>> clf.predict(images)                                      # (n, 28, 28) uint8 or floats
 
-Importing the package is cheap: torch is imported by the functions that need it.
+Importing the package is cheap: torch is imported only by training, when it starts; loading a
+model and predicting need numpy, Pillow and safetensors alone.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["__version__", "load", "train", "load_dataset", "TrainConfig"]
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+    from .data import load_dataset
+    from .inference import Classifier
+    from .records import RunDir
+    from .training.runner import RunResult
+
+__all__ = ["__version__", "Classifier", "RunDir", "TrainConfig", "load", "load_dataset", "train"]
 
 
-def train(out: str | None = None, *, recipe: str = "seed", overwrite: bool = False, **settings):
+def train(
+    out: str | None = None, *, recipe: str = "book", overwrite: bool = False, **settings: Any
+) -> RunResult:
     """Train a run folder with a recipe's settings (see `TrainConfig`); returns a RunResult."""
     from .config import TrainConfig
-    from .runner import train_run
+    from .training.runner import train_run
 
-    return train_run(TrainConfig.from_recipe(recipe, **settings), out, overwrite=overwrite)
+    return train_run(TrainConfig(recipe, **settings), out, overwrite=overwrite)
 
 
-def load(run_or_model, device: str = "cpu"):
-    """A trained classifier from a run folder or model file, ready for `predict`."""
-    from .classifier import Classifier
+def load(run_or_model) -> Classifier:
+    """A trained classifier from a run folder or model file, ready for `predict` (numpy only)."""
+    from .inference import Classifier
 
-    return Classifier.load(run_or_model, device=device)
+    return Classifier.load(run_or_model)
+
+
+_LAZY = {
+    "TrainConfig": ("config", "TrainConfig"),
+    "load_dataset": ("data", "load_dataset"),
+    "Classifier": ("inference", "Classifier"),
+    "RunDir": ("records", "RunDir"),
+}
 
 
 def __getattr__(name: str):
-    if name == "load_dataset":
-        from .data import load_dataset
+    if name in _LAZY:
+        import importlib
 
-        return load_dataset
-    if name == "TrainConfig":
-        from .config import TrainConfig
-
-        return TrainConfig
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'softmaxreg' has no attribute {name!r}")

@@ -20,7 +20,7 @@ from torch import nn
 
 from .data import load_dataset
 from .data.sources import FASHION_MNIST
-from .plots import new_figure, save_figure
+from .views.plots import new_figure, save_figure
 
 
 def get_fashion_mnist_labels(labels) -> list[str]:
@@ -123,7 +123,7 @@ def train_epoch_ch3(net, train_iter, loss, updater):
 def _in_notebook() -> bool:
     shell = sys.modules.get("IPython")
     try:
-        return bool(shell) and shell.get_ipython().__class__.__name__ == "ZMQInteractiveShell"
+        return shell is not None and type(shell.get_ipython()).__name__ == "ZMQInteractiveShell"
     except Exception:
         return False
 
@@ -134,9 +134,21 @@ class Animator:
 
     _count = 0
 
-    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
-                 xscale="linear", yscale="linear", fmts=("-", "m--", "g-.", "r:"),
-                 nrows=1, ncols=1, figsize=(3.5, 2.5), path=None):  # fmt: skip
+    def __init__(
+        self,
+        xlabel=None,
+        ylabel=None,
+        legend=None,
+        xlim=None,
+        ylim=None,
+        xscale="linear",
+        yscale="linear",
+        fmts=("-", "m--", "g-.", "r:"),
+        nrows=1,
+        ncols=1,
+        figsize=(3.5, 2.5),
+        path=None,
+    ):
         self.fig = new_figure(figsize=figsize)
         axes = self.fig.subplots(nrows, ncols)
         self.axes = [axes] if nrows * ncols == 1 else list(axes.flat)
@@ -206,8 +218,12 @@ def _show_in_notebook(fig, handle=None):
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs, updater):
     """Train a model (chapter 3), drawing the book's figure; checks the book's bounds."""
-    animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
-                        legend=["train loss", "train acc", "test acc"])  # fmt: skip
+    animator = Animator(
+        xlabel="epoch",
+        xlim=[1, num_epochs],
+        ylim=[0.3, 0.9],
+        legend=["train loss", "train acc", "test acc"],
+    )
     for epoch in range(num_epochs):
         train_metrics = train_epoch_ch3(net, train_iter, loss, updater)
         test_acc = evaluate_accuracy(net, test_iter)

@@ -18,16 +18,28 @@ class SoftmaxRegError(Exception):
 
 
 class ConfigError(SoftmaxRegError, ValueError):
-    """A setting or argument is out of range or of the wrong form."""
+    """A setting or argument is out of range or of the wrong form.
+
+    When the error is about one parameter, `param` names it and the message is written with
+    a ``{name}`` placeholder: the Python API says ``epochs must be ...``, the command line
+    says ``--epochs must be ...`` (see `naming`)."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        self.param = param
+        self.template = message
+        super().__init__(message.replace("{name}", param) if param else message)
+
+    def naming(self, name: str) -> str:
+        """The message with the parameter called `name` (a flag, say)."""
+        return " ".join(self.template.replace("{name}", name).split())
 
 
 class DataError(SoftmaxRegError):
     """A data file is missing, malformed or fails its checksum."""
 
-    def __init__(self, path: str | Path, defect: str, hint: str = "") -> None:
+    def __init__(self, path: str | Path, problem: str, hint: str = "") -> None:
         self.path = Path(path)
-        self.defect = defect
-        message = f"{path}: {defect}"
+        message = f"{path}: {problem}"
         if hint:
             message += f"; {hint}"
         super().__init__(message)

@@ -1,6 +1,7 @@
-"""Data: IDX files, data set descriptions and locations, downloads, in-memory splits.
+"""Data: IDX files, data set descriptions and locations, downloads, verified loading.
 
-Importing this package never imports torch.
+numpy only: nothing here imports torch (an import contract in the suite holds it). The
+training side turns these arrays into tensors (softmaxreg.training.loader).
 """
 
 from .dataset import Dataset, describe, load_dataset

@@ -58,12 +58,26 @@ class Dataset:
         return len(self.classes)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        return tuple(self.train_images.shape[1:])  # type: ignore[return-value]
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_images.shape[1:])
 
     @property
     def num_inputs(self) -> int:
         return int(np.prod(self.image_shape))
+
+    def provenance(self) -> dict:
+        """Where the data came from and what it is, as a run records it."""
+        loc = self.location
+        return {
+            "name": self.name,
+            "classes": list(self.classes),
+            "image_shape": list(self.image_shape),
+            "found_in": str(loc.folder) if loc else None,
+            "files": {
+                f"{split}_{kind}": {"path": str(info.path), "verified": info.verified}
+                for (split, kind), info in self.files.items()
+            },
+        }
 
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name == "train":

@@ -83,8 +83,7 @@ def check_payload(path: Path, f: FileSpec, display: Path | None = None):
     if f.sha256 and data.sha256 != f.sha256:
         raise DataError(
             shown,
-            f"checksum mismatch: payload sha256 {data.sha256[:16]}..., expected "
-            f"{f.sha256[:16]}...",
+            f"checksum mismatch: payload sha256 {data.sha256[:16]}..., expected {f.sha256[:16]}...",
             "the file is corrupt or not the official one: delete it and fetch it again "
             "(`softmaxreg data --fetch`), or use --dataset idx for other data",
         )

@@ -134,7 +134,7 @@ def _decode(path, stream, stored_size, compressed, ndim, max_bytes) -> IdxData:
     digest.update(head)
     digest.update(dim_bytes)
     data = np.empty(payload, dtype=np.uint8)
-    view = memoryview(data)
+    view = data.data  # a writable memoryview of the array
     filled = 0
     while filled < payload:
         n = stream.readinto(view[filled : filled + _CHUNK])

@@ -68,9 +68,17 @@ def _idx_files(**checks: tuple[str | None, int | None, str | None]) -> dict:
 FASHION_MNIST = DatasetSpec(
     name="fashion-mnist",
     classes=(
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    ),  # fmt: skip
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
     files=_idx_files(
         train_images=(
             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
@@ -129,7 +137,9 @@ def get_spec(name: str) -> DatasetSpec:
         return DATASETS[name]
     except KeyError:
         known = ", ".join(DATASETS)
-        raise ConfigError(f"--dataset: unknown data set {name!r}; choose one of: {known}") from None
+        raise ConfigError(
+            f"{{name}}: unknown data set {name!r}; choose one of: {known}", "dataset"
+        ) from None
 
 
 def cache_root() -> Path:
@@ -159,9 +169,7 @@ def find_in(folder: Path, spec: DatasetSpec) -> dict[tuple[str, str], Path | Non
     """Each file of `spec` in `folder`, gzip name first, then the decompressed name."""
     found: dict[tuple[str, str], Path | None] = {}
     for key, f in spec.files.items():
-        found[key] = next(
-            (p for p in (folder / f.name, folder / f.raw_name) if p.exists()), None
-        )
+        found[key] = next((p for p in (folder / f.name, folder / f.raw_name) if p.exists()), None)
     return found
 
 
@@ -186,15 +194,17 @@ def locate(spec: DatasetSpec, data_dir: str | Path | None = None) -> Location | 
                 raise DataError(
                     folder / f.name,
                     f"missing file ({key[0]} {key[1]}; looked for {f.name} and {f.raw_name})",
-                    "put the file there or run `softmaxreg data --fetch --data-dir "
-                    f"{folder}`" if spec.mirrors else "put the file there",
+                    f"put the file there or run `softmaxreg data --fetch --data-dir {folder}`"
+                    if spec.mirrors
+                    else "put the file there",
                 )
         return Location(folder, origin, found)  # type: ignore[arg-type]
     if spec.name == "idx":
         raise ConfigError(
-            "--dataset idx needs --data-dir DIR (or SOFTMAXREG_DATA) naming a folder with "
+            "the idx data set needs {name} (or SOFTMAXREG_DATA) naming a folder with "
             "train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-            "t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]"
+            "t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz]",
+            "data_dir",
         )
     candidates = [(download_dir(spec), "cache")]
     candidates += [(Path(d), "system") for d in spec.system_dirs]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.idx import read_idx
+from ..data.pictures import find_images, load_image
 from .classifier import Classifier
-from .data.idx import read_idx
-from .images import find_images, load_image
 
 
 def is_idx(path: Path) -> bool:
@@ -40,8 +40,7 @@ def predict_paths(
             images = read_idx(f, ndim=3).array
             for lo in range(0, len(images), batch_size):
                 chunk = images[lo : lo + batch_size]
-                yield from _records(clf, [f"{f}#{lo + i}" for i in range(len(chunk))], chunk,
-                                    top_k)  # fmt: skip
+                yield from _records(clf, [f"{f}#{lo + i}" for i in range(len(chunk))], chunk, top_k)
             continue
         names.append(str(f))
         pixels.append(load_image(f, clf.image_shape, invert))
@@ -63,8 +62,13 @@ def _records(clf: Classifier, names, images: np.ndarray, top_k: int) -> Iterator
     k = min(top_k, proba.shape[1])
     best = np.argsort(-proba, axis=1, kind="stable")[:, :k]
     for name, row, idx in zip(names, proba, best, strict=True):
-        yield {"path": name, "top": [{"class": clf.classes[j], "index": int(j),
-                                      "probability": float(row[j])} for j in idx]}  # fmt: skip
+        yield {
+            "path": name,
+            "top": [
+                {"class": clf.classes[j], "index": int(j), "probability": float(row[j])}
+                for j in idx
+            ],
+        }
 
 
 def format_record(record: dict) -> str:

@@ -8,10 +8,10 @@ import io
 import json
 from pathlib import Path
 
-from .evaluation import evaluate_run
-from .fileio import atomic_write_text
-from .plots import confusion_figure, predictions_figure, weights_figure
-from .runner import CONFIG, read_history
+from ..fileio import atomic_write_text
+from ..inference.evaluation import evaluate_run
+from ..records.rundir import RunDir
+from .plots import confusion_figure, curves_figure, predictions_figure, weights_figure
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -45,36 +45,50 @@ def _png(fig=None, array=None) -> str:
 
 def write_report(run_dir: str | Path, split: str = "test") -> Path:
     """Evaluate the run and write `run_dir/report.html`; returns its path."""
-    run_dir = Path(run_dir)
+    run = RunDir.existing(run_dir)
+    run_dir = run.path
     clf, data, ev = evaluate_run(run_dir, split)
-    config = json.loads((run_dir / CONFIG).read_text())
-    history = read_history(run_dir)
+    config = run.record()
+    history = run.history()
     images, labels = data.split(split)
-    weight = clf.model[1].weight.detach().cpu().numpy()
-    templates = _png(weights_figure(weight, ev.classes, clf.image_shape))
+    templates = _png(weights_figure(clf.weight, ev.classes, clf.image_shape))
     first = images[:18]
     grid = _png(predictions_figure(first, labels[:18], clf.predict(first), ev.classes))
     esc = html.escape
-    curves = (run_dir / "curves.svg").read_text()
+    curves_file = run.file(RunDir.CURVES[0])
+    if curves_file.is_file():
+        curves = curves_file.read_text()
+    else:  # an unfinished run: its curves so far
+        curves = _svg(curves_figure(history, run.config().epochs))
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>softmaxreg report: {esc(run_dir.name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>softmaxreg run <code>{esc(str(run_dir))}</code></h1>",
         f"<p>{esc(data.name)}, {split} accuracy <b>{ev.accuracy:.4f}</b> after "
-        f"{len(history)} epochs; final train loss {history[-1].train_loss:.4f}.</p>",
-        "<h2>Training curves</h2><div class='row'>", curves[curves.index("<svg"):],
+        f"{len(history)} epochs ({esc(run.state)} run)"
+        + (f"; final train loss {history[-1].train_loss:.4f}" if history else "")
+        + ".</p>",
+        "<h2>Training curves</h2><div class='row'>",
+        curves[curves.index("<svg") :],
         "<table><tr><th>epoch</th><th>train loss</th><th>train acc</th><th>test acc</th>"
         "<th>seconds</th></tr>",
-        *[f"<tr><td>{r.epoch}</td><td>{r.train_loss:.4f}</td><td>{r.train_acc:.4f}</td>"
-          f"<td>{r.test_acc:.4f}</td><td>{r.seconds:.2f}</td></tr>" for r in history],
+        *[
+            f"<tr><td>{r.epoch}</td><td>{r.train_loss:.4f}</td><td>{r.train_acc:.4f}</td>"
+            f"<td>{r.test_acc:.4f}</td><td>{r.seconds:.2f}</td></tr>"
+            for r in history
+        ],
         "</table></div>",
         "<h2>Per-class scores</h2><table><tr><th>class</th><th>precision</th><th>recall</th>"
         "<th>F1</th><th>support</th></tr>",
-        *[f"<tr><td>{esc(c)}</td><td>{ev.scores['precision'][i]:.4f}</td>"
-          f"<td>{ev.scores['recall'][i]:.4f}</td><td>{ev.scores['f1'][i]:.4f}</td>"
-          f"<td>{int(ev.scores['support'][i])}</td></tr>" for i, c in enumerate(ev.classes)],
+        *[
+            f"<tr><td>{esc(c)}</td><td>{ev.scores['precision'][i]:.4f}</td>"
+            f"<td>{ev.scores['recall'][i]:.4f}</td><td>{ev.scores['f1'][i]:.4f}</td>"
+            f"<td>{int(ev.scores['support'][i])}</td></tr>"
+            for i, c in enumerate(ev.classes)
+        ],
         "</table>",
-        "<h2>Confusion matrix</h2>", _svg(confusion_figure(ev.confusion, ev.classes)),
+        "<h2>Confusion matrix</h2>",
+        _svg(confusion_figure(ev.confusion, ev.classes)),
         "<h2>Learned weight templates</h2><p>Each class's row of W as an image: red pixels "
         "raise the class's score, blue ones lower it.</p>",
         f"<img alt='weight templates' src='{templates}'>",
@@ -82,11 +96,15 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         "(red when wrong)</p>",
         f"<img alt='prediction grid' src='{grid}'>",
         "<h2>Most confident mistakes</h2><div class='mistakes'>",
-        *[f"<figure><img alt='test image {m['index']}' src='{_png(array=images[m['index']])}'>"
-          f"<figcaption>#{m['index']}<br>true {esc(m['true'])}<br>predicted "
-          f"{esc(m['predicted'])} ({m['probability']:.2f})</figcaption></figure>"
-          for m in ev.mistakes[:16]],
-        "</div><h2>Configuration</h2><pre>", esc(json.dumps(config, indent=2)), "</pre>",
+        *[
+            f"<figure><img alt='test image {m['index']}' src='{_png(array=images[m['index']])}'>"
+            f"<figcaption>#{m['index']}<br>true {esc(m['true'])}<br>predicted "
+            f"{esc(m['predicted'])} ({m['probability']:.2f})</figcaption></figure>"
+            for m in ev.mistakes[:16]
+        ],
+        "</div><h2>Configuration</h2><pre>",
+        esc(json.dumps(config, indent=2)),
+        "</pre>",
         "</body></html>",
-    ]  # fmt: skip
-    return atomic_write_text(run_dir / "report.html", "\n".join(parts))
+    ]
+    return atomic_write_text(run.file(RunDir.REPORT), "\n".join(parts))

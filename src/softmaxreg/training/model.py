@@ -19,9 +19,9 @@ def build_model(
     generator: torch.Generator | None = None,
 ) -> nn.Sequential:
     """`nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_outputs))`, initialised."""
-    net = nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_outputs))
-    init_linear(net[1], init_std, generator)
-    return net
+    linear = nn.Linear(num_inputs, num_outputs)
+    init_linear(linear, init_std, generator)
+    return nn.Sequential(nn.Flatten(), linear)
 
 
 @torch.no_grad()

@@ -29,8 +29,14 @@ class EpochPrinter:
         if self.bar_enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=steps, desc=f"epoch {epoch}/{self.epochs}", leave=False,
-                             file=sys.stderr, unit="batch", mininterval=0.1)  # fmt: skip
+            self._bar = tqdm(
+                total=steps,
+                desc=f"epoch {epoch}/{self.epochs}",
+                leave=False,
+                file=sys.stderr,
+                unit="batch",
+                mininterval=0.1,
+            )
 
     def on_step(self, step: int, steps: int) -> None:
         if self._bar is not None:

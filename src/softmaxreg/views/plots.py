@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .fileio import atomic_path
+from ..fileio import atomic_path
 
 CURVE_STYLES = (("train loss", "-"), ("train acc", "m--"), ("test acc", "g-."))
 
@@ -38,8 +38,9 @@ def curves_figure(history: Sequence, epochs: int | None = None, margins: dict | 
     fig = new_figure()
     ax = fig.add_subplot()
     xs = [_get(r, "epoch") for r in history]
-    for (label, fmt), key in zip(CURVE_STYLES, ("train_loss", "train_acc", "test_acc"),
-                                 strict=True):  # fmt: skip
+    for (label, fmt), key in zip(
+        CURVE_STYLES, ("train_loss", "train_acc", "test_acc"), strict=True
+    ):
         ax.plot(xs, [_get(r, key) for r in history], fmt, label=label)
     ax.set_xlabel("epoch")
     ax.set_xlim(1, max(epochs or len(xs), 2))
@@ -78,13 +79,14 @@ class CurvesWorker:
 
     def __init__(self, epochs: int | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "softmaxreg.plots", *([str(epochs)] if epochs else [])],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            [sys.executable, "-m", "softmaxreg.views.plots", *([str(epochs)] if epochs else [])],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def __call__(self, history: Sequence, folder: str | Path, epochs: int | None = None):
-        job = {"history": [_as_dict(r) for r in history], "folder": str(folder),
-               "epochs": epochs}  # fmt: skip
+        job = {"history": [_as_dict(r) for r in history], "folder": str(folder), "epochs": epochs}
         try:
             _, err = self.proc.communicate(json.dumps(job).encode(), timeout=120)
             if self.proc.returncode == 0:
@@ -109,8 +111,10 @@ def rehearse_curves(epochs: int) -> dict:
     (they depend on the axes' labels only, which `epochs` fixes, not on the data)."""
     import io
 
-    stand_in = [{"epoch": e, "train_loss": 0.5, "train_acc": 0.8, "test_acc": 0.8}
-                for e in range(1, epochs + 1)]  # fmt: skip
+    stand_in = [
+        {"epoch": e, "train_loss": 0.5, "train_acc": 0.8, "test_acc": 0.8}
+        for e in range(1, epochs + 1)
+    ]
     fig = curves_figure(stand_in, epochs)
     for fmt in ("svg", "png"):
         fig.savefig(io.BytesIO(), format=fmt)

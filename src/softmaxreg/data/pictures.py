@@ -13,17 +13,29 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError
+from ..errors import ImageError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
-                  ".ppm", ".pbm", ".pnm"}  # fmt: skip
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".pbm",
+    ".pnm",
+}
 MAX_PIXELS = 40_000_000  # ~6300x6300; a 20000x20000 image is refused before decoding
 INVERT_CHOICES = ("auto", "yes", "no")
 
 
 def load_image(
     path: str | Path,
-    size: tuple[int, int] = (28, 28),
+    size: tuple[int, ...] = (28, 28),
     invert: str = "auto",
     max_pixels: int = MAX_PIXELS,
 ) -> np.ndarray:
@@ -75,7 +87,7 @@ def _to_gray(img) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.float32)
 
 
-def fit(gray: np.ndarray, size: tuple[int, int] = (28, 28), invert: str = "auto") -> np.ndarray:
+def fit(gray: np.ndarray, size: tuple[int, ...] = (28, 28), invert: str = "auto") -> np.ndarray:
     """Invert if needed, scale the longest side to fit `size`, pad with dark background."""
     from PIL import Image
 

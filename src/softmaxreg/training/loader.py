@@ -1,9 +1,10 @@
-"""A split held whole on the device as uint8, served as float minibatches.
+"""A split held whole on the device as uint8, handed to the engines as row indices.
 
-No DataLoader and no worker processes: the data set is 55 MB, so it lives in memory (on the GPU
-when training there) and each minibatch is gathered by index right before use. Gathering per
-batch keeps the working set in cache (2-3x faster here than materialising a shuffled float copy
-of the split each epoch), and uint8 storage moves a quarter of the bytes float32 would.
+No DataLoader and no worker processes: Fashion-MNIST is 55 MB, so it lives in memory (on the
+GPU when training there) and each minibatch's rows are gathered right before use, by the
+engine itself (the compiled step reads them straight from this uint8 array). Gathering per
+batch keeps the working set in cache, and uint8 storage moves a quarter of the bytes float32
+would.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import torch
 class InMemorySplit:
     """Images as (n, pixels) uint8 and labels as int64, on `device`."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, device: str | torch.device = "cpu"):
+    def __init__(
+        self, images: np.ndarray, labels: np.ndarray, device: str | torch.device = "cpu"
+    ) -> None:
         flat = np.ascontiguousarray(images).reshape(len(images), -1)
         self.image_shape = tuple(images.shape[1:])
         self.images = torch.from_numpy(flat).to(device)
@@ -49,44 +52,12 @@ class InMemorySplit:
         self, batch_size: int, generator: torch.Generator | None = None, start: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(row indices, labels) of each minibatch in `order(generator)`, from batch number
-        `start` on, for a consumer that reads the rows itself (`gather`, the fused engine)."""
+        `start` on."""
         order = self.order(generator)
         # The epoch's labels in one gather, then views: a per-batch gather of 256 labels costs
         # more in call overhead than in work.
         labels = self.labels.index_select(0, order).split(batch_size)[start:]
         return zip(order.split(batch_size)[start:], labels, strict=True)
-
-    def batches(
-        self,
-        batch_size: int,
-        generator: torch.Generator | None = None,
-        start: int = 0,
-        reuse: bool = False,
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Minibatches in `order(generator)`, from batch number `start` on: float32 pixels in
-        [0, 1] and int64 labels.
-
-        With `reuse`, every batch is written into the same two buffers (no allocation per
-        step, and the buffers stay in cache): for a consumer that is done with a batch before
-        it asks for the next one, like a training step."""
-        buffers = None
-        for index, y in self.index_batches(batch_size, generator, start):
-            if not reuse or buffers is None or len(buffers[0]) != len(index):
-                buffers = self.gather_buffers(len(index))
-            yield self.gather(index, *buffers).div_(255), y  # like to_float
-
-    def gather_buffers(
-        self, rows: int, dtype: torch.dtype = torch.float32
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Room for `rows` gathered rows: as stored (uint8) and as floats of `dtype`."""
-        shape = (rows, self.images.shape[1])
-        pixels = torch.empty(shape, dtype=self.images.dtype, device=self.device)
-        return pixels, torch.empty(shape, dtype=dtype, device=self.device)
-
-    def gather(self, index: torch.Tensor, pixels: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        """Rows `index` as raw 0..255 floats in `X`, by way of `pixels` (from gather_buffers)."""
-        torch.index_select(self.images, 0, index, out=pixels)
-        return X.copy_(pixels)
 
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Ordered slices (no gather) as floats in [0, 1]: for evaluation."""

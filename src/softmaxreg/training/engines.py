@@ -1,4 +1,6 @@
-"""One training step, two ways.
+"""One training step, two ways, behind one interface: `step_rows(pixels, index, y)` takes an
+SGD step on the rows `index` of a uint8 (n, inputs) tensor and returns the batch's summed loss
+and number of correct predictions.
 
 `AutogradEngine` is the seed's concise code (d2l's `train_epoch_ch3` with a torch optimizer):
 per-example losses from `nn.CrossEntropyLoss(reduction='none')`, `.mean().backward()`,
@@ -9,48 +11,105 @@ autograd: the stable log-sum-exp softmax of section 7.2 forward, its closed-form
 (softmax - onehot) / B backward, and torch's SGD update rule (momentum, dampening 0, weight
 decay, Nesterov) applied in place to the same `nn.Linear` parameters and the same optimizer
 state. Layouts follow the measured facts: the weight stays (classes, inputs), logits are one
-`addmm` against W^T, and the weight gradient is G^T X, which BLAS runs 3-5x faster here than
-the X^T G a (inputs, classes) layout would need. Tests prove both engines equal.
-
-On the CPU in float32 the fused engine runs its compiled form (`kernel.py`): the same step in
-one pass over each example, gathered from the uint8 data set inside the kernel.
+`addmm` against W^T, and the weight gradient is G^T X, which BLAS runs several times faster
+here than the X^T G that an (inputs, classes) layout would need. On the CPU in float32 it runs
+its compiled form (softmaxreg.kernel): the same step in one pass over each example, gathered
+from the uint8 data set inside the kernel. Tests hold both forms to autograd step for step.
 """
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import torch
 from torch import nn
 
-from .config import ENGINES
-from .data.loader import InMemorySplit
-from .errors import ConfigError
-from .kernel import CompiledStep, compiled_step
+from ..config import ENGINES
+from ..errors import ConfigError
+from ..kernel import CompiledStep, load_compiled_step
 from .model import linear_of
+
+
+class Engine(Protocol):
+    name: str
+    model: nn.Module
+    optimizer: Any  # torch.optim.Optimizer or SGDParams: param_groups and state
+
+    def step_rows(
+        self, pixels: torch.Tensor, index: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, int]: ...
+
+
+class FusedUnsupported(ConfigError):
+    """The fused engine cannot stand in for autograd with this model, optimizer or loss."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"{{name}} fused does not apply: {reason}; use {{name}} autograd", "engine"
+        )
 
 
 class SGDParams:
     """SGD's hyperparameters and momentum buffers in `torch.optim.SGD`'s own layout
-    (`param_groups`, `state`), without torch.optim: its first step imports torch._dynamo,
-    2.3 s here, more than the whole fused training run. `make_engine` turns it into a real
-    `torch.optim.SGD` when the autograd engine is used."""
+    (`param_groups`, `state`), without torch.optim: building a torch.optim.SGD imports
+    torch._dynamo, which costs more than the whole fused run (bench row (b) shows it).
+    `make_engine` turns it into a real `torch.optim.SGD` when the autograd engine is used."""
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:  # fmt: skip
-        self.param_groups = [
-            {"params": list(params), "lr": lr, "momentum": momentum, "dampening": 0,
-             "weight_decay": weight_decay, "nesterov": nesterov, "maximize": False}
-        ]  # fmt: skip
+    def __init__(
+        self,
+        params,
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        self.param_groups: list[dict[str, Any]] = [
+            {
+                "params": list(params),
+                "lr": lr,
+                "momentum": momentum,
+                "dampening": 0,
+                "weight_decay": weight_decay,
+                "nesterov": nesterov,
+                "maximize": False,
+            }
+        ]
         self.state: dict = {}
 
     def to_torch(self) -> torch.optim.SGD:
         group = self.param_groups[0]
         opt = torch.optim.SGD(
-            group["params"], lr=group["lr"], momentum=group["momentum"],
-            weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-        )  # fmt: skip
+            group["params"],
+            lr=group["lr"],
+            momentum=group["momentum"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+        )
         for p, st in self.state.items():
             opt.state[p] = dict(st)
         return opt
+
+
+class RowGather:
+    """The rows `index` of uint8 pixels as raw 0..255 floats, in buffers reused from step to
+    step (no allocation per step, and the buffers stay in cache)."""
+
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        self.dtype = dtype
+        self._buffers: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, pixels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        key = (len(index), pixels.shape[1], pixels.device)
+        buffers = self._buffers.get(key)
+        if buffers is None:
+            shape = (len(index), pixels.shape[1])
+            buffers = self._buffers[key] = (
+                torch.empty(shape, dtype=pixels.dtype, device=pixels.device),
+                torch.empty(shape, dtype=self.dtype, device=pixels.device),
+            )
+        raw, floats = buffers
+        torch.index_select(pixels, 0, index, out=raw)
+        return floats.copy_(raw)
 
 
 class AutogradEngine:
@@ -60,9 +119,17 @@ class AutogradEngine:
         self.model = model
         self.optimizer = optimizer
         self.loss = loss if loss is not None else nn.CrossEntropyLoss(reduction="none")
+        dtype = next(model.parameters()).dtype
+        self._gather = RowGather(dtype if dtype.is_floating_point else torch.float32)
+
+    def step_rows(
+        self, pixels: torch.Tensor, index: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, int]:
+        # x / 255 in the parameters' precision: torchvision's ToTensor arithmetic in float32.
+        return self.step(self._gather(pixels, index).div_(255), y)
 
     def step(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-        """One update; returns the batch's summed loss and number of correct predictions."""
+        """One update on inputs X; returns the batch's summed loss and correct count."""
         y_hat = self.model(X)
         losses = self.loss(y_hat, y)
         self.optimizer.zero_grad()
@@ -83,74 +150,100 @@ class FusedEngine:
         self,
         model: nn.Module,
         optimizer: torch.optim.SGD | SGDParams,
+        loss=None,
         compiled: bool | None = None,
     ) -> None:
         """`compiled`: None uses the compiled step where it applies (float32 weights on the
         CPU, package built with a C compiler); False always runs the PyTorch form; True
-        insists on the compiled one."""
+        insists on the compiled one. Raises FusedUnsupported where the fused step would not
+        be the model's, optimizer's and loss's own step."""
+        reason = fused_unsupported(model, optimizer, loss)
+        if reason:
+            raise FusedUnsupported(reason)
         linear = linear_of(model)
-        reason = fused_unsupported(model, optimizer)
-        if linear is None or reason:
-            raise ConfigError(f"--engine fused does not apply: {reason}; use --engine autograd")
+        assert linear is not None
         self.model = model
         self.optimizer = optimizer
         self.weight = linear.weight
         self.bias = linear.bias
-        self._bias_view: torch.Tensor | None = None
-        self._constants: dict = {}
-        self._kernel: CompiledStep | None = None if compiled is False else compiled_step()
+        self._kernel: CompiledStep | None = None if compiled is False else load_compiled_step()
         if compiled and not self.uses_compiled_step:
             raise ConfigError(
                 "the compiled fused step is not available here (package built without a C "
                 "compiler, or weights not float32 on the CPU); use the PyTorch form"
             )
-        self._gather_buffers: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # reused
-        self._scratch: tuple[torch.Tensor, ...] | None = None  # the compiled step's
+        self._gather = RowGather(self.weight.dtype)
+        self._constants: dict = {}
+        self._bias_view: torch.Tensor | None = None
+        self._arrays: dict[str, Any] = {}  # the compiled step's numpy views and scratch
 
     @property
     def uses_compiled_step(self) -> bool:
-        return self._kernel is not None and CompiledStep.supports(self.weight, self.bias)
+        return self._kernel is not None and all(
+            t is None or (t.dtype is torch.float32 and t.is_cpu and t.is_contiguous())
+            for t in (self.weight, self.bias)
+        )
 
     @torch.no_grad()
     def step_rows(
-        self, split: InMemorySplit, index: torch.Tensor, y: torch.Tensor
+        self, pixels: torch.Tensor, index: torch.Tensor, y: torch.Tensor
     ) -> tuple[float, int]:
-        """One SGD step on the rows `index` of `split` (an InMemorySplit of uint8 pixels): the
-        compiled step reads them from the data set itself; the PyTorch form gathers them into
-        buffers reused from step to step."""
-        if self.uses_compiled_step and split.images.is_cpu:
-            return self._compiled_step(split.images, index, y)
-        key = (len(index), self.weight.dtype)
-        buffers = self._gather_buffers.get(key)
-        if buffers is None:
-            buffers = self._gather_buffers[key] = split.gather_buffers(*key)
-        return self.step(split.gather(index, *buffers), y, 1 / 255)
+        """One SGD step on the rows `index` of uint8 `pixels`: the compiled step reads them
+        from the data set itself; the PyTorch form gathers them into reused buffers."""
+        if self.uses_compiled_step and pixels.is_cpu:
+            return self._step_compiled(pixels, index, y)
+        return self.step(self._gather(pixels, index), y, 1 / 255)
 
-    def _compiled_step(self, images, index, y) -> tuple[float, int]:
+    def _step_compiled(self, pixels, index, y) -> tuple[float, int]:
+        assert self._kernel is not None
         group = self.optimizer.param_groups[0]
-        W, b = self.weight, self.bias
-        if self._scratch is None:
-            classes, inputs = W.shape
-            self._scratch = (torch.empty(classes, inputs), torch.empty(classes),
-                             self._kernel.workspace(inputs, classes))  # fmt: skip
-        grad_w, grad_b, work = self._scratch
+        a = self._compiled_arrays()
         plain = is_plain_sgd(group)
         result = self._kernel(
-            images, index, y, W, b, 1 / 255, group["lr"], plain, grad_w, grad_b, work
+            pixels.numpy(),
+            index.numpy(),
+            y.numpy(),
+            a["weight"],
+            a["bias"],
+            a["grad_w"],
+            a["grad_b"],
+            a["work"],
+            scale=1 / 255,
+            lr=group["lr"],
+            apply=plain,
         )
         if not plain:
-            self._optimizer_update(grad_w, grad_b, group)
+            self._optimizer_update(a["grad_w_t"], a["grad_b_t"], group)
         return result
+
+    def _compiled_arrays(self) -> dict[str, Any]:
+        """numpy views sharing the parameters' memory, and scratch, made once: again only if a
+        parameter's storage was replaced (model.to(...), a new tensor assigned)."""
+        key = (self.weight.data_ptr(), None if self.bias is None else self.bias.data_ptr())
+        if self._arrays.get("key") != key:
+            assert self._kernel is not None
+            classes, inputs = self.weight.shape
+            grad_w, grad_b = torch.empty(classes, inputs), torch.empty(classes)
+            self._arrays = {
+                "key": key,
+                "weight": self.weight.detach().numpy(),
+                "bias": None if self.bias is None else self.bias.detach().numpy(),
+                "grad_w_t": grad_w,
+                "grad_b_t": grad_b,
+                "grad_w": grad_w.numpy(),
+                "grad_b": grad_b.numpy(),
+                "work": self._kernel.workspace(inputs, classes),
+            }
+        return self._arrays
 
     @torch.no_grad()
     def step(self, X: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> tuple[float, int]:
-        """One SGD step on inputs `X * scale`; returns the summed loss and correct count.
+        """One SGD step on (batch, inputs) inputs `X * scale` (the PyTorch form); returns the
+        summed loss and correct count.
 
         Each line is a kernel call of a few microseconds on 256 x 10 values, so the step is
         written with as few as the maths allows (the two matrix products are the real work)."""
         W = self.weight
-        if X.dim() != 2:
-            X = X.reshape(len(X), -1)
         batch = len(y)
         target = y.unsqueeze(0)
         # Logits transposed, (classes, batch) = W X^T: the fast BLAS layout here; every
@@ -185,8 +278,7 @@ class FusedEngine:
             if b is not None:
                 b.sub_(grad.sum(dim=1), alpha=lr)
             return
-        grad_w = torch.mm(grad, X)
-        grad_w = grad_w.mul_(scale) if scale != 1.0 else grad_w
+        grad_w = torch.mm(grad, X).mul_(scale)
         self._optimizer_update(grad_w, grad.sum(dim=1) if b is not None else None, group)
 
     def _optimizer_update(self, grad_w, grad_b, group: dict) -> None:
@@ -199,6 +291,7 @@ class FusedEngine:
     def _bias_column(self) -> torch.Tensor:
         # A (classes, 1) view of the bias, made once: it follows every in-place update, and is
         # made again if the parameter's storage was replaced (model.to(...), load_state_dict).
+        assert self.bias is not None
         if self._bias_view is None or self._bias_view.data_ptr() != self.bias.data_ptr():
             self._bias_view = self.bias.unsqueeze(1)
         return self._bias_view
@@ -216,7 +309,7 @@ class FusedEngine:
     def _sgd_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
         """torch.optim.SGD's rule, with its momentum buffer kept in the optimizer's state."""
         if group["weight_decay"]:
-            grad = grad.add_(p, alpha=group["weight_decay"])
+            grad = grad.add_(p, alpha=group["weight_decay"])  # grad is this step's scratch
         momentum = group["momentum"]
         if momentum:
             state = self.optimizer.state.setdefault(p, {})
@@ -234,7 +327,7 @@ def is_plain_sgd(group: dict) -> bool:
     return not group["momentum"] and not group["weight_decay"]
 
 
-def fused_unsupported(model: nn.Module, optimizer: torch.optim.Optimizer, loss=None) -> str:
+def fused_unsupported(model: nn.Module, optimizer: Any, loss=None) -> str:
     """Why the fused engine cannot stand in for autograd here ('' when it can)."""
     linear = linear_of(model)
     if linear is None:
@@ -260,17 +353,18 @@ def fused_unsupported(model: nn.Module, optimizer: torch.optim.Optimizer, loss=N
     return ""
 
 
-def make_engine(
-    kind: str, model: nn.Module, optimizer: torch.optim.Optimizer, loss=None
-) -> AutogradEngine | FusedEngine:
+def make_engine(kind: str, model: nn.Module, optimizer: Any, loss=None) -> Engine:
     """'fused' where it applies when kind is 'auto'; 'autograd' always applies."""
     if kind not in ENGINES:
-        raise ConfigError(f"--engine: unknown engine {kind!r}; choose one of {', '.join(ENGINES)}")
-    reason = fused_unsupported(model, optimizer, loss)
-    if kind == "fused" and reason:
-        raise ConfigError(f"--engine fused does not apply: {reason}; use --engine autograd")
-    if kind == "autograd" or reason:
-        if isinstance(optimizer, SGDParams):
-            optimizer = optimizer.to_torch()
-        return AutogradEngine(model, optimizer, loss)
-    return FusedEngine(model, optimizer)
+        raise ConfigError(
+            f"{{name}}: unknown engine {kind!r}; choose one of: {', '.join(ENGINES)}", "engine"
+        )
+    if kind != "autograd":
+        try:
+            return FusedEngine(model, optimizer, loss)
+        except FusedUnsupported:
+            if kind == "fused":
+                raise
+    if isinstance(optimizer, SGDParams):
+        optimizer = optimizer.to_torch()
+    return AutogradEngine(model, optimizer, loss)

@@ -9,34 +9,23 @@ it anywhere and a resumed run continues bit-identically.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .data.loader import InMemorySplit
-from .errors import DivergenceError, Interrupted
+from ..errors import DivergenceError, Interrupted
+from ..records.history import EpochRecord
+from .engines import Engine
+from .loader import InMemorySplit
 
 
 class TrainingWarning(UserWarning):
     """Training goes on, but something looks wrong (e.g. a far too large learning rate)."""
-
-
-@dataclass
-class EpochRecord:
-    epoch: int  # 1-based, as printed and plotted
-    train_loss: float
-    train_acc: float
-    test_acc: float
-    seconds: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -55,7 +44,7 @@ class Position:
 @dataclass
 class Trainer:
     model: nn.Module
-    engine: object  # AutogradEngine | FusedEngine: (loss_sum, correct) per step
+    engine: Engine
     train: InMemorySplit
     test: InMemorySplit
     epochs: int
@@ -71,8 +60,8 @@ class Trainer:
     _warned: bool = False
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        return self.engine.optimizer  # type: ignore[attr-defined]
+    def optimizer(self):
+        return self.engine.optimizer
 
     def run(self) -> list[EpochRecord]:
         self.test.keep_floats()  # evaluated after every epoch: convert it once
@@ -81,6 +70,7 @@ class Trainer:
             if pos.step == 0:
                 pos.epoch_rng = self.generator.get_state()
             else:  # resuming inside an epoch: replay the same permutation
+                assert pos.epoch_rng is not None
                 self.generator.set_state(pos.epoch_rng)
             self._run_epoch(pos)
         return self.history
@@ -95,16 +85,9 @@ class Trainer:
         started = time.perf_counter()
         # Looked up once: a step is a few hundred microseconds, a hook call about one.
         step_hooks = [cb.on_step for cb in self.callbacks if hasattr(cb, "on_step")]
-        if hasattr(self.engine, "step_rows"):
-            # The fused engine reads each minibatch's rows itself (its compiled form straight
-            # from the uint8 split), so it is handed row indices.
-            batches = self.train.index_batches(self.batch_size, self.generator, start=pos.step)
-            step = functools.partial(self.engine.step_rows, self.train)
-        else:
-            batches = self.train.batches(self.batch_size, self.generator, pos.step, reuse=True)
-            step = self.engine.step
-        for rows, y in batches:
-            loss_sum, correct = step(rows, y)
+        pixels, step = self.train.images, self.engine.step_rows
+        for rows, y in self.train.index_batches(self.batch_size, self.generator, pos.step):
+            loss_sum, correct = step(pixels, rows, y)
             if not math.isfinite(loss_sum):
                 raise DivergenceError(
                     f"training diverged: non-finite loss at epoch {pos.epoch + 1} step "
@@ -123,7 +106,7 @@ class Trainer:
                 self._emit("on_stop", self)
                 raise Interrupted(f"stopped at epoch {pos.epoch + 1} step {pos.step}")
         eval_started = time.perf_counter()
-        test_acc = evaluate_accuracy(self.model, self.test)
+        test_acc = accuracy_on(self.model, self.test)
         self.eval_seconds += time.perf_counter() - eval_started
         pos.seconds += time.perf_counter() - started
         record = EpochRecord(
@@ -166,7 +149,7 @@ class Trainer:
 
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, split: InMemorySplit, chunk: int = 10000) -> float:
+def accuracy_on(model: nn.Module, split: InMemorySplit, chunk: int = 10000) -> float:
     """Fraction of `split` classified correctly, in large ordered chunks without autograd.
 
     For a whole test set at once, the model's own X W^T layout is the fast one here (the

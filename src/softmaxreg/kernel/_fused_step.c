@@ -1,5 +1,6 @@
 /* One SGD step of softmax regression, compiled: the fused engine's inner loop for float32
-   weights on the CPU (src/softmaxreg/kernel.py loads it with ctypes; no Python headers needed).
+   weights on the CPU (softmaxreg/kernel/__init__.py loads it with ctypes; it is a plain shared
+   library, built without Python's headers).
 
    Why C: in PyTorch the step is two BLAS calls on a 10-row matrix plus a dozen kernel launches
    of a few microseconds each, and BLAS at 10 rows runs far below the machine's peak. Here each
@@ -7,9 +8,11 @@
    against every class while it sits in the L1 cache, and its gradient accumulated from the same
    cache lines: one pass over each example instead of four (gather, convert, forward, backward).
 
-   The maths is the fused engine's (softmaxreg/engines.py): logits = scale * (W x) + b, the
-   stable log-sum-exp of section 7.2 (shift by the maximum, so every exponent is <= 0 and no
-   probability is ever logged), the gradient (softmax - onehot) / n, then plain SGD in place.
+   The maths is the fused engine's (softmaxreg/training/engines.py): logits = scale * (W x) + b,
+   the stable log-sum-exp of section 7.2 (shift by the maximum, so every exponent is <= 0 and no
+   probability is ever logged), the gradient (softmax - onehot) / norm, then plain SGD in place.
+   `norm` is the number of examples the loss is averaged over: the batch, or a global batch
+   of which this call sees a share (data-parallel training sums the shares' gradients).
    The softmax reuses the exponentials of the log-sum-exp (e / sum e, one expf per class
    instead of two) and the sums run in another order than BLAS's: float rounding differs in
    the last bits, and tests hold the two forms and autograd to 1e-5. */
@@ -20,6 +23,22 @@
 
 #define BLOCK 8 /* examples per block: eight independent sums hide the FMA latency */
 
+/* Bumped whenever the signature or the meaning of an argument changes: the loader refuses a
+   library whose version differs, so a stale build is never called with the wrong arguments. */
+#define ABI_VERSION 2
+
+#if defined(_WIN32)
+#define EXPORT __declspec(dllexport)
+#else
+#define EXPORT __attribute__((visibility("default")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
 /* AVX2 + FMA where the CPU has them, chosen at load time; baseline x86-64 otherwise. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -29,8 +48,10 @@
 
 enum { OK = 0, BAD_INDEX = -1, BAD_LABEL = -2 };
 
+EXPORT int softmaxreg_fused_step_abi(void) { return ABI_VERSION; }
+
 /* Floats of scratch memory that softmaxreg_fused_step needs as `work`. */
-int64_t softmaxreg_fused_step_workspace(int64_t inputs, int64_t classes)
+EXPORT int64_t softmaxreg_fused_step_workspace(int64_t inputs, int64_t classes)
 {
     return BLOCK * (inputs + classes);
 }
@@ -38,10 +59,10 @@ int64_t softmaxreg_fused_step_workspace(int64_t inputs, int64_t classes)
 /* Returns OK, or BAD_INDEX / BAD_LABEL (nothing is updated then). With `apply`, W and b take
    the step W -= lr * grad in place; without, grad_w and grad_b hold the gradient for the
    caller's optimizer. `work` is softmaxreg_fused_step_workspace() floats of scratch. */
-MULTIVERSION
+MULTIVERSION EXPORT
 int softmaxreg_fused_step(
     const uint8_t *images, int64_t num_images, int64_t inputs,
-    const int64_t *index, const int64_t *labels, int64_t n,
+    const int64_t *index, const int64_t *labels, int64_t n, double norm,
     float *W, float *b, int64_t classes, float scale, float lr, int apply,
     float *grad_w, float *grad_b, float *work, double *loss_sum, int64_t *correct_count)
 {
@@ -51,7 +72,7 @@ int softmaxreg_fused_step(
     }
     float *xf = work;                  /* BLOCK rows of pixels as floats */
     float *z = work + BLOCK * inputs;  /* BLOCK rows of logits, then of gradients */
-    const float inv_n = 1.0f / (float)n;
+    const float inv_n = (float)(1.0 / norm);
     double loss = 0.0;
     int64_t correct = 0;
     memset(grad_w, 0, sizeof(float) * classes * inputs);
@@ -66,7 +87,7 @@ int softmaxreg_fused_step(
            rows now, so that they arrive while this block is computed. */
         for (int64_t r = i0 + BLOCK; r < i0 + 2 * BLOCK && r < n; r++) {
             const uint8_t *next = images + index[r] * inputs;
-            for (int64_t k = 0; k < inputs; k += 64) __builtin_prefetch(next + k);
+            for (int64_t k = 0; k < inputs; k += 64) PREFETCH(next + k);
         }
         for (int64_t r = 0; r < BLOCK; r++) {  /* a short last block is padded with zeros */
             float *x = xf + r * inputs;

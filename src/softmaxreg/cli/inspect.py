@@ -1,0 +1,99 @@
+"""Looking at a trained model: evaluate, predict, report. None of them imports torch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import SoftmaxRegError
+from .arguments import add_data_flags
+
+
+def add_parsers(sub) -> None:
+    ev = sub.add_parser("evaluate", help="accuracy, per-class scores, confusion matrix")
+    ev.add_argument("run", metavar="RUN", help="a run folder or a model .safetensors file")
+    ev.add_argument("--split", default="test", choices=("train", "test"))
+    ev.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    add_data_flags(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="classify your own images (or IDX files)")
+    pr.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, IDX files")
+    pr.add_argument("--model", required=True, help="a run folder or a model .safetensors file")
+    pr.add_argument("--top-k", type=int, default=3, help="classes to show per image (3)")
+    pr.add_argument(
+        "--invert",
+        default="auto",
+        choices=("auto", "yes", "no"),
+        help="make the background dark: auto decides from the border pixels",
+    )
+    pr.add_argument("--batch-size", type=int, default=512, help="images per batch (512)")
+    pr.add_argument("--json", action="store_true", help="one JSON object per line")
+    pr.set_defaults(func=cmd_predict)
+
+    rep = sub.add_parser("report", help="write RUN/report.html: one self-contained page")
+    rep.add_argument("run", metavar="RUN", help="a run folder written by `softmaxreg train`")
+    rep.add_argument("--split", default="test", choices=("train", "test"))
+    rep.set_defaults(func=cmd_report)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..inference.evaluation import evaluate_run
+    from ..records import RunDir
+    from ..views.plots import (
+        confusion_figure,
+        predictions_figure,
+        save_both,
+        save_figure,
+        weights_figure,
+    )
+
+    clf, data, ev = evaluate_run(args.run, args.split, args.data_dir, args.dataset)
+    print(json.dumps(ev.as_dict(), indent=2) if args.json else ev.table(), flush=True)
+    if clf.run is not None:  # pictures beside the run's other results
+        run = clf.run
+        save_both(confusion_figure(ev.confusion, clf.classes), run.path, "confusion")
+        figure = weights_figure(clf.weight, clf.classes, clf.image_shape)
+        save_figure(figure, run.file("weights.png"))
+        images, labels = data.split(args.split)
+        pred = clf.predict(images[:18])
+        grid = predictions_figure(images[:18], labels[:18], pred, clf.classes)
+        save_figure(grid, run.file("predictions.png"))
+        if not args.json:
+            names = ", ".join(RunDir.PICTURES[1:])
+            print(f"\npictures: {run.path}/{RunDir.PICTURES[0]}, {names}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ..config import positive_int
+    from ..inference import Classifier
+    from ..inference.predict import format_record, predict_paths
+
+    positive_int("top_k", args.top_k)
+    positive_int("batch_size", args.batch_size)
+    clf = Classifier.load(args.model)
+    records = predict_paths(
+        clf,
+        args.paths,
+        top_k=args.top_k,
+        invert=args.invert,
+        batch_size=args.batch_size,
+        progress=sys.stderr.isatty(),
+    )
+    for record in records:
+        print(json.dumps(record) if args.json else format_record(record))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..records.rundir import load_weights
+    from ..views.report import write_report
+
+    if not Path(args.run).is_dir():
+        raise SoftmaxRegError(f"{args.run}: not a run folder; pass a folder from softmaxreg train")
+    load_weights(args.run)  # a clear error for a folder that is not a run, or has no model yet
+    print(write_report(args.run, args.split))
+    return 0

@@ -1,0 +1,76 @@
+"""softmaxreg train: a new run folder, or --resume one."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from .arguments import add_setting_flags, flag
+
+
+def add_parsers(sub) -> None:
+    train = sub.add_parser("train", help="train a model; writes a run folder")
+    settings = add_setting_flags(train)
+    out = train.add_argument_group("the run folder")
+    out.add_argument("--out", help="run folder to write (default: runs/<dataset>-<time>)")
+    out.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    out.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    train.set_defaults(func=cmd_train, settings=settings)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..config import PARAMS, TrainConfig
+    from ..records import RunDir
+    from ..views.plots import CurvesWorker
+
+    given = {k: getattr(args, k) for k in args.settings if getattr(args, k) is not None}
+    if args.resume:
+        if args.overwrite:
+            raise ConfigError(
+                f"--resume continues {args.resume} and --overwrite would start a run afresh: "
+                "drop one of them"
+            )
+        fixed = [flag(k) for k in given if not PARAMS[k].runtime] + (["--out"] if args.out else [])
+        if fixed:
+            raise ConfigError(
+                f"--resume takes every setting from {args.resume}/config.json; drop "
+                f"{', '.join(fixed)}"
+            )
+        config = None
+        epochs = RunDir.existing(args.resume).config().epochs
+    else:
+        config = TrainConfig(**given)
+        epochs = config.epochs
+    # Started before torch is imported, so that matplotlib loads on the other core meanwhile.
+    plotter = CurvesWorker(epochs)
+    try:
+        return _run_training(args, config, epochs, plotter)
+    finally:
+        plotter.close()
+
+
+def _run_training(args: argparse.Namespace, config, epochs: int, plotter) -> int:
+    from ..training.runner import resume_run, train_run
+    from ..views.progress import EpochPrinter
+
+    callbacks = [] if args.quiet else [EpochPrinter(epochs)]
+    if args.resume:
+        result = resume_run(
+            args.resume,
+            callbacks=callbacks,
+            threads=args.threads,
+            device=args.device,
+            plotter=plotter,
+        )
+    else:
+        result = train_run(
+            config, args.out, overwrite=args.overwrite, callbacks=callbacks, plotter=plotter
+        )
+    if not args.quiet:
+        final = result.history[-1]
+        print(
+            f"done in {result.seconds:.2f} s: test acc {final.test_acc:.4f}; "
+            f"run folder {result.path} (curves: {result.path / 'curves.svg'})"
+        )
+    return 0

@@ -1,0 +1,69 @@
+"""What several test modules share: generated data sets, the CLI in a subprocess, and the
+checks of a one-line error. (Fixtures live in conftest.py.)"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from softmaxreg.data import write_idx
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def make_images(n: int, classes: int, seed: int = 0, shape=(28, 28)):
+    """Learnable toy data: each class is a bright stripe at its own rows, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n).astype(np.uint8)
+    images = rng.integers(0, 60, (n, *shape)).astype(np.uint8)
+    band = max(1, shape[0] // classes)
+    for c in range(classes):
+        images[labels == c, c * band : (c + 1) * band, :] = 220
+    return images, labels
+
+
+def write_dataset(
+    folder: Path, n_train=120, n_test=40, classes=3, gz=True, names=None, shape=(28, 28)
+) -> Path:
+    """The four IDX files of a toy data set (and classes.txt when `names` are given)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for prefix, n, seed in (("train", n_train, 1), ("t10k", n_test, 2)):
+        x, y = make_images(n, classes, seed=seed, shape=shape)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", x)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", y)
+    if names:
+        (folder / "classes.txt").write_text("\n".join(names) + "\n")
+    return folder
+
+
+def idx_header(type_byte=0x08, dims=(2, 28, 28), magic=b"\0\0") -> bytes:
+    return magic + bytes([type_byte, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+
+
+def run_cli(*args, env_extra=None, timeout=300):
+    """`python -m softmaxreg ARGS` in a subprocess: (returncode, stdout, stderr)."""
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "softmaxreg", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_clean_error(rc, out, err, *needles):
+    """Exit status 2 and one line on stderr, no traceback, holding every needle."""
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])

@@ -1,0 +1,49 @@
+"""The PyTorch boundary, as users run the commands: loading a model, predicting and
+evaluating need numpy, Pillow and safetensors only (import-linter holds the modules to it;
+this checks the processes themselves)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from helpers import run_cli, write_dataset
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("boundary")
+    data = write_dataset(folder / "data", names=["a", "b", "c"])
+    rc, _, err = run_cli("train", "--dataset", "idx", "--data-dir", data, "--epochs", "1",
+                         "--out", folder / "run", "-q")  # fmt: skip
+    assert rc == 0, err
+    return folder / "run", data
+
+
+def without_torch(code: str) -> None:
+    """Run `code` in a fresh interpreter, then check that torch was never imported."""
+    check = "\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+    proc = subprocess.run([sys.executable, "-c", code + check], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_load_and_predict_in_python(run):
+    folder, data = run
+    without_torch(
+        "import softmaxreg\n"
+        "from softmaxreg.data import load_dataset\n"
+        f"clf = softmaxreg.load({str(folder)!r})\n"
+        f"d = load_dataset('idx', {str(data)!r})\n"
+        "assert clf.score(d.test_images, d.test_labels) > 0.5\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "report"])
+def test_commands_that_use_a_model(run, command):
+    folder, data = run
+    argv = {
+        "predict": ["predict", "--model", str(folder), str(data / "t10k-images-idx3-ubyte.gz")],
+        "evaluate": ["evaluate", str(folder)],
+        "report": ["report", str(folder)],
+    }[command]
+    without_torch(f"from softmaxreg.cli import main\nassert main({argv!r}) == 0\n")
