@@ -4,6 +4,8 @@ import pytest
 
 from softmaxreg.views.plots import CurvesWorker, rehearse_curves, save_curves
 
+NAMES = ("curves.svg", "curves.png")
+
 
 def history(n):
     return [
@@ -20,8 +22,8 @@ def history(n):
 @pytest.mark.parametrize("epochs", [3, 10, 120])
 def test_rehearsed_margins_draw_the_same_figure_as_tight_layout(tmp_path, epochs):
     done = history(min(epochs, 10))  # a run may stop early: the axes still span every epoch
-    save_curves(done, tmp_path / "tight", epochs)
-    save_curves(done, tmp_path / "rehearsed", epochs, rehearse_curves(epochs))
+    save_curves(done, [tmp_path / "tight" / n for n in NAMES], epochs)
+    save_curves(done, [tmp_path / "rehearsed" / n for n in NAMES], epochs, rehearse_curves(epochs))
     for name in ("curves.svg", "curves.png"):
         assert (tmp_path / "tight" / name).read_bytes() == (
             tmp_path / "rehearsed" / name
@@ -30,10 +32,10 @@ def test_rehearsed_margins_draw_the_same_figure_as_tight_layout(tmp_path, epochs
 
 @pytest.mark.parametrize("rehearsed_for", [10, 7])  # 7: the job differs, tight_layout again
 def test_worker_draws_what_the_parent_would(tmp_path, rehearsed_for):
-    save_curves(history(10), tmp_path / "here", 10)
+    save_curves(history(10), [tmp_path / "here" / n for n in NAMES], 10)
     worker = CurvesWorker(rehearsed_for)
     try:
-        paths = worker(history(10), tmp_path / "worker", 10)
+        paths = worker(history(10), [tmp_path / "worker" / n for n in NAMES], 10)
     finally:
         worker.close()
     assert [p.name for p in paths] == ["curves.svg", "curves.png"]

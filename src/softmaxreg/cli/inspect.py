@@ -41,29 +41,14 @@ def add_parsers(sub) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..inference.evaluation import evaluate_run
-    from ..records import RunDir
-    from ..views.plots import (
-        confusion_figure,
-        predictions_figure,
-        save_both,
-        save_figure,
-        weights_figure,
-    )
+    from ..views.report import write_evaluation_pictures
 
     clf, data, ev = evaluate_run(args.run, args.split, args.data_dir, args.dataset)
     print(json.dumps(ev.as_dict(), indent=2) if args.json else ev.table(), flush=True)
     if clf.run is not None:  # pictures beside the run's other results
-        run = clf.run
-        save_both(confusion_figure(ev.confusion, clf.classes), run.path, "confusion")
-        figure = weights_figure(clf.weight, clf.classes, clf.image_shape)
-        save_figure(figure, run.file("weights.png"))
-        images, labels = data.split(args.split)
-        pred = clf.predict(images[:18])
-        grid = predictions_figure(images[:18], labels[:18], pred, clf.classes)
-        save_figure(grid, run.file("predictions.png"))
+        paths = write_evaluation_pictures(clf.run, clf, data, ev, args.split)
         if not args.json:
-            names = ", ".join(RunDir.PICTURES[1:])
-            print(f"\npictures: {run.path}/{RunDir.PICTURES[0]}, {names}")
+            print("\npictures: " + ", ".join(str(p) for p in paths))
     return 0
 
 

@@ -71,6 +71,6 @@ def _run_training(args: argparse.Namespace, config, epochs: int, plotter) -> int
         final = result.history[-1]
         print(
             f"done in {result.seconds:.2f} s: test acc {final.test_acc:.4f}; "
-            f"run folder {result.path} (curves: {result.path / 'curves.svg'})"
+            f"run folder {result.path} (curves: {result.run.file(result.run.CURVES[0])})"
         )
     return 0

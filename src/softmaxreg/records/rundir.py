@@ -7,7 +7,7 @@
       metrics.csv, .json      after every epoch
       curves.svg, .png        the book's figure, at the end
       model.safetensors       last: its presence marks the run finished
-      report.html, confusion.*, weights.png, predictions.png   made later by report/evaluate
+      report.html, confusion.*, weights.png, predictions.png   made later by report, evaluate
 
 Every file is written atomically (fileio), so a run killed at any moment leaves each file
 whole or absent. numpy only: torch-side state is converted by softmaxreg.training.checkpoint.
@@ -41,7 +41,10 @@ class RunDir:
     METRICS_JSON = "metrics.json"
     CURVES = ("curves.svg", "curves.png")
     MODEL = "model.safetensors"
-    PICTURES = ("confusion.svg", "confusion.png", "weights.png", "predictions.png")
+    CONFUSION = ("confusion.svg", "confusion.png")
+    WEIGHTS = "weights.png"
+    PREDICTIONS = "predictions.png"
+    PICTURES = (*CONFUSION, WEIGHTS, PREDICTIONS)
     REPORT = "report.html"
     LOCK = ".lock"
 
@@ -54,6 +57,9 @@ class RunDir:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    def files_named(self, names: Sequence[str]) -> list[Path]:
+        return [self.file(name) for name in names]
 
     @property
     def files(self) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from .trainer import Position, Trainer
 
 # Two streams from one seed, so that changing the shuffling never changes the initial weights.
 INIT_STREAM, SHUFFLE_STREAM = 0, 1
-Plotter = Callable[[Sequence[EpochRecord], Path, int], Any]
+Plotter = Callable[[Sequence[EpochRecord], Sequence[Path], int], Any]
 
 
 @dataclass
@@ -86,7 +86,7 @@ def train_run(
 ) -> RunResult:
     """Train `config` into the run folder `out` (default: runs/<dataset>-<time>).
 
-    `plotter(history, folder, epochs)` draws the curves (e.g. a `views.plots.CurvesWorker`);
+    `plotter(history, paths, epochs)` draws the curves (e.g. a `views.plots.CurvesWorker`);
     `should_stop()`, polled after every step like SIGINT, stops cleanly with a checkpoint."""
     started = time.perf_counter()
     device = setup_device(config)
@@ -247,7 +247,7 @@ class RunWriter:
 
     def finish(self, trainer: Trainer) -> None:
         self.files.close()
-        self.plotter(trainer.history, self.run.path, self.config.epochs)
+        self.plotter(trainer.history, self.run.files_named(RunDir.CURVES), self.config.epochs)
         linear = linear_of(trainer.model)
         assert linear is not None and linear.bias is not None
         final = trainer.history[-1].as_dict() if trainer.history else {}

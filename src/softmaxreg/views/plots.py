@@ -2,7 +2,7 @@
 over SSH and in CI. SVG output is reproducible (no date, fixed hash salt).
 
 `CurvesWorker` draws the training curves in a child process started before torch is imported,
-so that matplotlib's import (about 0.6 s here) overlaps torch's instead of adding to the run.
+so that matplotlib's import overlaps torch's instead of adding to the run's time.
 """
 
 from __future__ import annotations
@@ -68,9 +68,14 @@ def save_figure(fig, path: str | Path, **kwargs) -> Path:
 
 
 def save_curves(
-    history: Sequence, folder: str | Path, epochs: int | None = None, margins: dict | None = None
+    history: Sequence,
+    paths: Sequence[str | Path],
+    epochs: int | None = None,
+    margins: dict | None = None,
 ) -> list[Path]:
-    return save_both(curves_figure(history, epochs, margins), folder, "curves")
+    """The curves figure, saved to each of `paths` (the format follows the suffix)."""
+    fig = curves_figure(history, epochs, margins)
+    return [save_figure(fig, path) for path in paths]
 
 
 class CurvesWorker:
@@ -85,15 +90,19 @@ class CurvesWorker:
             stderr=subprocess.PIPE,
         )
 
-    def __call__(self, history: Sequence, folder: str | Path, epochs: int | None = None):
-        job = {"history": [_as_dict(r) for r in history], "folder": str(folder), "epochs": epochs}
+    def __call__(self, history: Sequence, paths: Sequence[str | Path], epochs: int | None = None):
+        job = {
+            "history": [_as_dict(r) for r in history],
+            "paths": [str(p) for p in paths],
+            "epochs": epochs,
+        }
         try:
             _, err = self.proc.communicate(json.dumps(job).encode(), timeout=120)
             if self.proc.returncode == 0:
-                return [Path(folder) / f"curves.{ext}" for ext in ("svg", "png")]
+                return [Path(p) for p in paths]
         except (OSError, subprocess.TimeoutExpired):
             self.close()
-        return save_curves(history, folder, epochs)  # the worker failed: draw here instead
+        return save_curves(history, paths, epochs)  # the worker failed: draw here instead
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -131,7 +140,7 @@ def _serve() -> None:
         return  # the parent finished without a run to draw
     job = json.loads(raw)
     fits = job["epochs"] == epochs
-    save_curves(job["history"], job["folder"], job["epochs"], margins if fits else None)
+    save_curves(job["history"], job["paths"], job["epochs"], margins if fits else None)
 
 
 def confusion_figure(confusion, classes: Sequence[str]):
@@ -187,8 +196,8 @@ def predictions_figure(images, true, predicted, classes: Sequence[str], n: int =
     return fig
 
 
-def save_both(fig, folder: str | Path, stem: str) -> list[Path]:
-    return [save_figure(fig, Path(folder) / f"{stem}.{ext}") for ext in ("svg", "png")]
+def save_all(fig, paths: Sequence[str | Path]) -> list[Path]:
+    return [save_figure(fig, path) for path in paths]
 
 
 if __name__ == "__main__":

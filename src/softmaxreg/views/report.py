@@ -11,7 +11,14 @@ from pathlib import Path
 from ..fileio import atomic_write_text
 from ..inference.evaluation import evaluate_run
 from ..records.rundir import RunDir
-from .plots import confusion_figure, curves_figure, predictions_figure, weights_figure
+from .plots import (
+    confusion_figure,
+    curves_figure,
+    predictions_figure,
+    save_all,
+    save_figure,
+    weights_figure,
+)
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -108,3 +115,15 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         "</body></html>",
     ]
     return atomic_write_text(run.file(RunDir.REPORT), "\n".join(parts))
+
+
+def write_evaluation_pictures(run: RunDir, clf, data, ev, split: str) -> list[Path]:
+    """The evaluation's pictures beside the run's other results: the confusion matrix, the
+    weight templates and the book's prediction grid."""
+    paths = save_all(confusion_figure(ev.confusion, clf.classes), run.files_named(RunDir.CONFUSION))
+    templates = weights_figure(clf.weight, clf.classes, clf.image_shape)
+    paths.append(save_figure(templates, run.file(RunDir.WEIGHTS)))
+    images, labels = data.split(split)
+    grid = predictions_figure(images[:18], labels[:18], clf.predict(images[:18]), clf.classes)
+    paths.append(save_figure(grid, run.file(RunDir.PREDICTIONS)))
+    return paths
