@@ -37,8 +37,9 @@ def main_table() -> None:
     os.environ["SOFTMAXREG_CACHE"] = str(tmp / "cache")
     model = tmp / "model"
     data = write_dataset(tmp / "data", names=["a", "b", "c"])
-    code, err = run(["train", "--dataset", "idx", "--data-dir", data, "--epochs", "1",
-                     "--out", model, "-q"])  # fmt: skip
+    code, err = run(
+        ["train", "--dataset", "idx", "--data-dir", data, "--epochs", "1", "--out", model, "-q"]
+    )
     assert code == 0, err
     lines = [
         "# Bad input and what the user sees",

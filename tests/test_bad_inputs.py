@@ -12,8 +12,18 @@ def model(tmp_path_factory):
     """A small finished run, for the cases that need a model."""
     folder = tmp_path_factory.mktemp("model")
     data = write_dataset(folder / "data", names=["a", "b", "c"])
-    rc, _, err = run_cli("train", "--dataset", "idx", "--data-dir", data, "--epochs", "1",
-                         "--out", folder / "run", "-q")  # fmt: skip
+    rc, _, err = run_cli(
+        "train",
+        "--dataset",
+        "idx",
+        "--data-dir",
+        data,
+        "--epochs",
+        "1",
+        "--out",
+        folder / "run",
+        "-q",
+    )
     assert rc == 0, err
     return folder / "run"
 

@@ -14,8 +14,18 @@ from helpers import run_cli, write_dataset
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("boundary")
     data = write_dataset(folder / "data", names=["a", "b", "c"])
-    rc, _, err = run_cli("train", "--dataset", "idx", "--data-dir", data, "--epochs", "1",
-                         "--out", folder / "run", "-q")  # fmt: skip
+    rc, _, err = run_cli(
+        "train",
+        "--dataset",
+        "idx",
+        "--data-dir",
+        data,
+        "--epochs",
+        "1",
+        "--out",
+        folder / "run",
+        "-q",
+    )
     assert rc == 0, err
     return folder / "run", data
 

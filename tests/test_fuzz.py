@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from softmaxreg.data.idx import encode_idx, read_idx
-from softmaxreg.data.pictures import fit, load_image
+from softmaxreg.data.pictures import load_image, prepare
 from softmaxreg.errors import DataError, ImageError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
@@ -81,10 +81,18 @@ def test_image_loader_on_random_bytes(blob, prefix):
 @given(
     h=st.integers(1, 60),
     w=st.integers(1, 60),
+    channels=st.sampled_from([1, 3]),
     seed=st.integers(0, 2**16),
     invert=st.sampled_from(["auto", "yes", "no"]),
+    crop=st.booleans(),
+    blank=st.booleans(),
 )
-def test_fit_any_shape_gives_28x28_uint8(h, w, seed, invert):
-    gray = np.random.default_rng(seed).uniform(0, 255, (h, w)).astype(np.float32)
-    out = fit(gray, (28, 28), invert)
+def test_prepare_any_picture_gives_28x28_uint8(h, w, channels, seed, invert, crop, blank):
+    rng = np.random.default_rng(seed)
+    picture = rng.uniform(0, 255, (h, w, channels)).astype(np.float32)
+    if blank:  # one colour: no object to trim to
+        picture[:] = picture[0, 0]
+    out = prepare(picture if channels == 3 else picture[..., 0], (28, 28), invert, crop)
     assert out.shape == (28, 28) and out.dtype == np.uint8
+    if blank and invert == "auto" and (h, w) != (28, 28):  # 28x28 is taken as prepared
+        assert out.max() == 0

@@ -27,7 +27,19 @@ def add_parsers(sub) -> None:
         "--invert",
         default="auto",
         choices=("auto", "yes", "no"),
-        help="make the background dark: auto decides from the border pixels",
+        help="auto: the object's contrast with the border's colour, bright on dark; "
+        "yes/no: the gray negated or as it is",
+    )
+    pr.add_argument(
+        "--no-crop",
+        dest="crop",
+        action="store_false",
+        help="fit the whole picture instead of trimming it to the object",
+    )
+    pr.add_argument(
+        "--show",
+        metavar="FILE.png",
+        help="write a sheet of each picture beside the 28x28 input the model saw",
     )
     pr.add_argument("--batch-size", type=int, default=512, help="images per batch (512)")
     pr.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -56,21 +68,40 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..config import positive_int
     from ..inference import Classifier
     from ..inference.predict import format_record, predict_paths
+    from ..views.sheet import InputSheet, check_sheet_path
 
     positive_int("top_k", args.top_k)
     positive_int("batch_size", args.batch_size)
+    sheet_path = check_sheet_path(args.show) if args.show else None
+    sheet = InputSheet() if sheet_path else None
     clf = Classifier.load(args.model)
     records = predict_paths(
         clf,
         args.paths,
         top_k=args.top_k,
         invert=args.invert,
+        crop=args.crop,
         batch_size=args.batch_size,
         progress=sys.stderr.isatty(),
+        sheet=sheet,
     )
     for record in records:
         print(json.dumps(record) if args.json else format_record(record))
+    if sheet is not None and sheet_path is not None:
+        _write_sheet(sheet, sheet_path)
     return 0
+
+
+def _write_sheet(sheet, path: Path) -> None:
+    if not sheet.rows:
+        print("softmaxreg: --show: no pictures to show (IDX files are not drawn)", file=sys.stderr)
+        return
+    sys.stdout.flush()  # the predictions first, then where their sheet went
+    sheet.save(path)
+    shown = f"{path}"
+    if sheet.left_out:
+        shown += f" (the first {len(sheet.rows)} pictures; {sheet.left_out} more not drawn)"
+    print(f"softmaxreg: sheet of what the model saw: {shown}", file=sys.stderr)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

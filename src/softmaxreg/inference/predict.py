@@ -4,13 +4,23 @@ in batches so that a folder of tens of thousands of images runs in bounded memor
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..data.idx import read_idx
-from ..data.pictures import find_images, load_image
+from ..data.pictures import check_invert, find_images, prepare, read_picture
 from .classifier import Classifier
+
+
+class PictureSheet(Protocol):
+    """Where predicted pictures are drawn beside their inputs (views.sheet.InputSheet)."""
+
+    def thumbnail_for(self, picture: np.ndarray) -> Any: ...
+
+    def add(self, shown: Any, model_input: np.ndarray, record: dict) -> None: ...
 
 
 def is_idx(path: Path) -> bool:
@@ -23,18 +33,22 @@ def predict_paths(
     *,
     top_k: int = 3,
     invert: str = "auto",
+    crop: bool = True,
     batch_size: int = 512,
     progress: bool = False,
+    sheet: PictureSheet | None = None,
 ) -> Iterator[dict]:
-    """One record per image: {"path", "top": [{"class", "index", "probability"}, ...]}."""
+    """One record per image: {"path", "top": [{"class", "index", "probability"}, ...]}.
+    Pictures are prepared as Fashion-MNIST was made (`data.pictures.prepare`); with a `sheet`, each
+    picture is also drawn beside the input the model saw."""
+    check_invert(invert)
     files = find_images(paths)
     bar = None
     if progress and len(files) > batch_size:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(files), unit="img", desc="predict")
-    names: list[str] = []
-    pixels: list[np.ndarray] = []
+    batch = _Batch()
     for f in files:
         if is_idx(f):
             images = read_idx(f, ndim=3).array
@@ -42,19 +56,41 @@ def predict_paths(
                 chunk = images[lo : lo + batch_size]
                 yield from _records(clf, [f"{f}#{lo + i}" for i in range(len(chunk))], chunk, top_k)
             continue
-        names.append(str(f))
-        pixels.append(load_image(f, clf.image_shape, invert))
-        if len(names) == batch_size:
-            yield from _records(clf, names, np.stack(pixels), top_k)
+        picture = read_picture(f)
+        shown = sheet.thumbnail_for(picture) if sheet is not None else None
+        batch.add(str(f), prepare(picture, clf.image_shape, invert, crop), shown)
+        if len(batch.names) == batch_size:
+            yield from batch.predict(clf, top_k, sheet)
             if bar is not None:
-                bar.update(len(names))
-            names, pixels = [], []
-    if names:
-        yield from _records(clf, names, np.stack(pixels), top_k)
+                bar.update(batch_size)
+            batch = _Batch()
+    if batch.names:
+        yield from batch.predict(clf, top_k, sheet)
         if bar is not None:
-            bar.update(len(names))
+            bar.update(len(batch.names))
     if bar is not None:
         bar.close()
+
+
+@dataclass
+class _Batch:
+    """Prepared pictures waiting to be predicted together, with their sheet thumbnails."""
+
+    names: list[str] = field(default_factory=list)
+    inputs: list[np.ndarray] = field(default_factory=list)
+    thumbnails: list = field(default_factory=list)
+
+    def add(self, name: str, model_input: np.ndarray, shown) -> None:
+        self.names.append(name)
+        self.inputs.append(model_input)
+        self.thumbnails.append(shown)
+
+    def predict(self, clf: Classifier, top_k: int, sheet: PictureSheet | None) -> Iterator[dict]:
+        records = _records(clf, self.names, np.stack(self.inputs), top_k)
+        for record, model_input, shown in zip(records, self.inputs, self.thumbnails, strict=True):
+            if sheet is not None:
+                sheet.add(shown, model_input, record)
+            yield record
 
 
 def _records(clf: Classifier, names, images: np.ndarray, top_k: int) -> Iterator[dict]:
