@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import idx_header, write_dataset
+from helpers import NAMES, idx_header, make_images, make_picture_folders, write_csv, write_dataset
 
 
 @dataclass(frozen=True)
@@ -272,4 +272,180 @@ PREDICTION = [
     ),
 ]
 
-CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION
+# Bad sources for `softmaxreg data import`: each builds its sources under a folder.
+
+
+def _bad_csv(tmp_path, edit):
+    x, y = make_images(8, 2, shape=(4, 4))
+    rows = write_csv(tmp_path / "train.csv", x, y).read_text().splitlines()
+    rows = edit(rows)
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    return ["--train", tmp_path / "train.csv", "--test", _good_csv(tmp_path)]
+
+
+def _good_csv(tmp_path, shape=(4, 4)):
+    x, y = make_images(6, 2, seed=3, shape=shape)
+    return write_csv(tmp_path / "test.csv", x, y)
+
+
+def _set_cell(line_no, column, value):
+    def edit(rows):
+        cells = rows[line_no - 1].split(",")
+        cells[column - 1] = value
+        rows[line_no - 1] = ",".join(cells)
+        return rows
+
+    return edit
+
+
+def _drop_cell(line_no):
+    def edit(rows):
+        rows[line_no - 1] = rows[line_no - 1].rsplit(",", 1)[0]
+        return rows
+
+    return edit
+
+
+def _folders(tmp_path, empty=None, corrupt=False, extra_class=None):
+    x, y = make_images(12, 3, shape=(8, 8))
+    make_picture_folders(tmp_path / "train", x, y)
+    make_picture_folders(tmp_path / "test", x[:4], y[:4])
+    if empty:
+        (tmp_path / "train" / empty).mkdir()
+        (tmp_path / "train" / empty / "notes.txt").write_text("no pictures here")
+    if corrupt:
+        (tmp_path / "train" / "coat" / "0005.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    if extra_class:
+        make_picture_folders(tmp_path / "test", x[:1], [0], names=(extra_class,))
+    return ["--train", tmp_path / "train", "--test", tmp_path / "test"]
+
+
+def _npz(tmp_path, **edits):
+    x, y = make_images(10, 2, shape=(4, 4))
+    arrays = {
+        "x_train": x.astype(np.int16),
+        "y_train": y.astype(np.float64),
+        "x_test": x[:3],
+        "y_test": y[:3],
+    }
+    for key, value in edits.items():
+        arrays[key] = value(arrays[key]) if callable(value) else value
+    np.savez(tmp_path / "data.npz", **{k: v for k, v in arrays.items() if v is not None})
+    return ["--train", tmp_path / "data.npz", "--test", tmp_path / "data.npz"]
+
+
+def _with_classes(tmp_path, names, source_args):
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
+    return [*source_args, "--classes", tmp_path / "names.txt"]
+
+
+def _set(array, index, value):
+    array = array.copy()
+    array[index] = value
+    return array
+
+
+_IMPORT_SOURCES = {
+    "ragged CSV row": (
+        lambda t: _bad_csv(t, _drop_cell(5)),
+        ["train.csv", "line 5", "has 16 values, expected 17 like the header"],
+    ),
+    "non-integer CSV label": (
+        lambda t: _bad_csv(t, _set_cell(4, 1, "2.5")),
+        ["train.csv", "line 4", "label '2.5' is not an integer"],
+    ),
+    "CSV pixel above 255": (
+        lambda t: _bad_csv(t, _set_cell(3, 7, "300")),
+        ["train.csv", "line 3", "column 7 (pixel6)", "pixel value 300 is outside 0-255"],
+    ),
+    "CSV pixel negative": (
+        lambda t: _bad_csv(t, _set_cell(9, 2, "-1")),
+        ["train.csv", "line 9", "column 2 (pixel1)", "pixel value -1 is outside 0-255"],
+    ),
+    "CSV pixel not an integer": (
+        lambda t: _bad_csv(t, _set_cell(2, 17, "0.5")),
+        ["train.csv", "line 2", "column 17", "pixel value '0.5' is not an integer"],
+    ),
+    "mixed image sizes (CSV)": (
+        lambda t: [
+            "--train",
+            _good_csv(t, (5, 5)).rename(t / "big.csv"),
+            "--test",
+            _good_csv(t),
+        ],
+        ["test.csv", "16 pixel columns per image, but the training images are 5x5"],
+    ),
+    "mixed image sizes (npz)": (
+        lambda t: _npz(t, x_test=np.zeros((3, 5, 5), np.uint8)),
+        ["data.npz", "x_test: images are 5x5 but the training images are 4x4"],
+    ),
+    "CSV not square": (
+        lambda t: _bad_csv(t, lambda rows: [r.rsplit(",", 1)[0] for r in rows]),
+        ["train.csv", "15 pixel columns do not make a square image", "--size H W"],
+    ),
+    "empty class folder": (
+        lambda t: _folders(t, empty="dress"),
+        ["train/dress", "class folder holds no pictures"],
+    ),
+    "corrupt picture": (
+        lambda t: _folders(t, corrupt=True),
+        ["train/coat/0005.png"],
+    ),
+    "CSV label missing from the classes": (
+        lambda t: _with_classes(t, ["a", "b"], _bad_csv(t, _set_cell(6, 1, "c"))),
+        ["train.csv", "line 6", "label 'c' is not one of the 2 classes listed in", "names.txt"],
+    ),
+    "CSV index beyond the classes": (
+        lambda t: _with_classes(t, ["a", "b"], _bad_csv(t, _set_cell(3, 1, "5"))),
+        ["train.csv", "line 3", "label 5 is not one of the 2 classes"],
+    ),
+    "class folder missing from the classes": (
+        lambda t: _with_classes(t, NAMES, _folders(t, extra_class="dress")),
+        ["test/dress", "label 'dress' is not one of the 3 classes"],
+    ),
+    "npz pixel out of range": (
+        lambda t: _npz(t, x_train=lambda x: _set(x, (3, 2, 1), 256)),
+        ["data.npz", "x_train[3]", "pixel value 256 is outside 0-255"],
+    ),
+    "npz non-integer label": (
+        lambda t: _npz(t, y_train=lambda y: _set(y, 2, 1.5)),
+        ["data.npz", "y_train[2]", "label 1.5 is not an integer"],
+    ),
+    "npz without the arrays": (
+        lambda t: _npz(t, x_train=None, y_train=None, x_test=None),
+        ["data.npz", "holds y_test; expected x_train/y_train (the Keras layout) or x/y"],
+    ),
+    "npz counts differ": (
+        lambda t: _npz(t, y_train=lambda y: y[:-1]),
+        ["data.npz", "y_train has shape (9,) but x_train holds 10 images"],
+    ),
+    "same data twice": (
+        lambda t: ["--train", _good_csv(t), "--test", t / "test.csv"],
+        ["--train and --test both read the same data"],
+    ),
+    "unknown format": (
+        lambda t: ["--train", _good_csv(t).rename(t / "data.txt"), "--test", t / "data.txt"],
+        ["--train", "data.txt: cannot tell its format"],
+    ),
+    "missing source": (
+        lambda t: ["--train", t / "nowhere.csv", "--test", _good_csv(t)],
+        ["nowhere.csv: no such file or folder"],
+    ),
+}
+
+
+def _import_case(case: str) -> BadInput:
+    make_sources, needles = _IMPORT_SOURCES[case]
+
+    def make(folder: Path, model: Path) -> list:
+        source = folder / "src"
+        source.mkdir()
+        # Folders the import creates are removed again after a failure: "out" must not stay.
+        return ["data", "import", *make_sources(source), "--out", folder / "out" / "data"]
+
+    return BadInput(f"data import: {case}", make, tuple(needles))
+
+
+IMPORTS = [_import_case(case) for case in _IMPORT_SOURCES]
+
+CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from softmaxreg.data import write_idx
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+NAMES = ("bag", "coat", "shirt")
 
 
 def make_images(n: int, classes: int, seed: int = 0, shape=(28, 28)):
@@ -67,3 +69,29 @@ def assert_clean_error(rc, out, err, *needles):
     assert "Traceback" not in err
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+def kaggle_header(pixels: int) -> str:
+    return "label," + ",".join(f"pixel{i + 1}" for i in range(pixels)) + "\n"
+
+
+def write_csv(path: Path, images, labels, header=True) -> Path:
+    """Kaggle's layout: `label,pixel1,...`, one image per row; labels may be names."""
+    flat = images.reshape(len(images), -1)
+    with open(path, "w") as f:
+        if header:
+            f.write(kaggle_header(flat.shape[1]))
+        for label, row in zip(labels, flat.tolist(), strict=True):
+            f.write(f"{label}," + ",".join(map(str, row)) + "\n")
+    return path
+
+
+def make_picture_folders(root: Path, images, labels, names=NAMES) -> list[Path]:
+    """ImageFolder layout, pictures named so that their sorted order is the array's order."""
+    paths = []
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        path = root / names[label] / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths

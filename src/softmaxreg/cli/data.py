@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .arguments import add_data_flags
+from .arguments import Parser, add_data_flags
 
 
 def add_parsers(sub) -> None:
@@ -13,6 +14,44 @@ def add_parsers(sub) -> None:
     data.add_argument("--fetch", action="store_true", help="download the data set if missing")
     data.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     data.set_defaults(func=cmd_data)
+    _add_import_parser(data)
+
+
+def _add_import_parser(data: argparse.ArgumentParser) -> None:
+    """`softmaxreg data import ...`; plain `softmaxreg data [--fetch]` stays as it was."""
+    sub = data.add_subparsers(dest="data_command", metavar="{import}", parser_class=Parser)
+    imp = sub.add_parser(
+        "import",
+        help="write an IDX data set from class folders of pictures, a CSV or a NumPy .npz",
+        description="Write DIR as an IDX data set that `softmaxreg train --dataset idx "
+        "--data-dir DIR` trains on. SRC is a folder with one subfolder of pictures per class, "
+        "a CSV file (label,pixel1,...) or a .npz (x_train/y_train/x_test/y_test, or x/y).",
+    )
+    imp.add_argument("--train", required=True, metavar="SRC", help="the training examples")
+    imp.add_argument("--test", required=True, metavar="SRC", help="the test examples")
+    imp.add_argument("--out", required=True, metavar="DIR", help="folder to write")
+    imp.add_argument(
+        "--classes",
+        metavar="FILE",
+        help="class names, one per line; labels may be these names or their "
+        "indices (default: integer labels are ids, other labels are names, sorted)",
+    )
+    imp.add_argument(
+        "--size",
+        nargs=2,
+        type=int,
+        metavar=("H", "W"),
+        help="image size (default: 28 28 for pictures, the data's for CSV/.npz)",
+    )
+    imp.add_argument(
+        "--invert",
+        default="auto",
+        choices=("auto", "yes", "no"),
+        help="pictures: make the background dark, as predict does (auto)",
+    )
+    imp.add_argument("--overwrite", action="store_true", help="replace a data set in DIR")
+    imp.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    imp.set_defaults(func=cmd_data_import)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -25,4 +64,22 @@ def cmd_data(args: argparse.Namespace) -> int:
     dataset = load_dataset(name, args.data_dir, download=False, progress=not args.quiet)
     if not args.quiet:
         print("\n".join(describe(dataset)))
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from ..data.importing import import_dataset
+
+    summary = import_dataset(
+        args.train,
+        args.test,
+        args.out,
+        classes_file=args.classes,
+        size=tuple(args.size) if args.size else None,
+        invert=args.invert,
+        overwrite=args.overwrite,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    if not args.quiet:
+        print("\n".join(summary.lines()))
     return 0

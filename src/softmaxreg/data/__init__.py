@@ -1,4 +1,5 @@
-"""Data: IDX files, data set descriptions and locations, downloads, verified loading.
+"""Data: IDX files, data set descriptions and locations, downloads, verified loading, imports
+of the formats people hold images in, and pictures prepared like Fashion-MNIST's.
 
 numpy only: nothing here imports torch (an import contract in the suite holds it). The
 training side turns these arrays into tensors (softmaxreg.training.loader).
@@ -7,6 +8,7 @@ training side turns these arrays into tensors (softmaxreg.training.loader).
 from .dataset import Dataset, describe, load_dataset
 from .download import fetch
 from .idx import read_idx, write_idx
+from .importing import import_dataset
 from .sources import DATASETS, DatasetSpec, FileSpec, get_spec, locate
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "describe",
     "fetch",
     "get_spec",
+    "import_dataset",
     "load_dataset",
     "locate",
     "read_idx",

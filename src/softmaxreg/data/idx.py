@@ -19,6 +19,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -184,3 +185,58 @@ def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = No
     if compress:
         data = gzip.compress(data, mtime=0)
     return atomic_write_bytes(path, data)
+
+
+def idx_header(shape: tuple[int, ...]) -> bytes:
+    """The header of an uncompressed uint8 IDX file holding an array of `shape`."""
+    if any(not 0 <= d < 2**32 for d in shape):
+        raise ValueError(f"IDX dimensions must fit in 32 bits, got {shape}")
+    return bytes([0, 0, UINT8, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+class IdxWriter:
+    """Append uint8 items (images or labels) to an uncompressed IDX file, in bounded memory.
+
+    The number of items is not known until the end, so the header is written first with a
+    count of 0 and patched by `close()`; a file whose writer did not close cleanly says it
+    holds 0 items while its size says otherwise, which `read_idx` refuses. Write to a
+    temporary path (see `fileio.atomic_path`) so nobody ever sees such a file under its name.
+    """
+
+    def __init__(self, path: str | Path, item_shape: tuple[int, ...]) -> None:
+        self.path = Path(path)
+        self.item_shape = tuple(item_shape)
+        self.count = 0
+        self._file: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        self._file.write(idx_header((0, *self.item_shape)))
+
+    def append(self, items: np.ndarray) -> None:
+        """Write a block of items of shape (k, *item_shape), dtype uint8."""
+        if items.dtype != np.uint8 or items.shape[1:] != self.item_shape:
+            raise ValueError(
+                f"{self.path}: expected uint8 items of shape {self.item_shape}, "
+                f"got {items.dtype} {items.shape[1:]}"
+            )
+        self._file.write(np.ascontiguousarray(items).data)
+        self.count += len(items)
+
+    def close(self) -> int:
+        """Patch the count into the header, close the file; returns the count."""
+        if not self._file.closed:
+            self._file.seek(0)
+            self._file.write(idx_header((self.count, *self.item_shape)))
+            self._file.close()
+        return self.count
+
+    def abandon(self) -> None:
+        """Close without patching the header (the caller is throwing the file away)."""
+        self._file.close()
+
+    def __enter__(self) -> IdxWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
