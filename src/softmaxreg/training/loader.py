@@ -59,6 +59,15 @@ class InMemorySplit:
         labels = self.labels.index_select(0, order).split(batch_size)[start:]
         return zip(order.split(batch_size)[start:], labels, strict=True)
 
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, start: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """What the trainer steps on: (pixels, row indices into them, labels) per minibatch.
+        Here the pixels are always the whole split; a split that does not fit in memory
+        hands over the buffer that holds each batch's rows instead."""
+        for index, y in self.index_batches(batch_size, generator, start):
+            yield self.images, index, y
+
     def chunks(self, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Ordered slices (no gather) as floats in [0, 1]: for evaluation."""
         for lo in range(0, len(self), size):

@@ -85,8 +85,8 @@ class Trainer:
         started = time.perf_counter()
         # Looked up once: a step is a few hundred microseconds, a hook call about one.
         step_hooks = [cb.on_step for cb in self.callbacks if hasattr(cb, "on_step")]
-        pixels, step = self.train.images, self.engine.step_rows
-        for rows, y in self.train.index_batches(self.batch_size, self.generator, pos.step):
+        step = self.engine.step_rows
+        for pixels, rows, y in self.train.batches(self.batch_size, self.generator, pos.step):
             loss_sum, correct = step(pixels, rows, y)
             if not math.isfinite(loss_sum):
                 raise DivergenceError(
