@@ -38,8 +38,10 @@ $(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/kerne
 	$(PIP) -e .
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.installed
-	$(PIP) -e '.[dev]'
+# The dev tools and every optional extra, so that the suite exercises them all.
+EXTRAS := dev,book,onnx
+$(VENV)/.dev: $(VENV)/.installed pyproject.toml
+	$(PIP) -e '.[$(EXTRAS)]'
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.dev

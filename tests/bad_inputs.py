@@ -448,4 +448,58 @@ def _import_case(case: str) -> BadInput:
 
 IMPORTS = [_import_case(case) for case in _IMPORT_SOURCES]
 
-CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS
+
+def _export_case(case, onnx_path: Callable[[Path], Path], *expect, run=None) -> BadInput:
+    """`export RUN --onnx FILE`: RUN is the small model unless `run` makes another."""
+
+    def make(folder: Path, model: Path) -> list:
+        return ["export", run(folder) if run else model, "--onnx", onnx_path(folder)]
+
+    return BadInput(f"export: {case}", make, expect)
+
+
+def _folder_named(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+EXPORT = [
+    _export_case(
+        "a folder that is not a run",
+        lambda folder: folder / "model.onnx",
+        "not a softmaxreg run",
+        run=lambda folder: _folder_named(folder / "photos"),
+    ),
+    _export_case(
+        "a run that does not exist",
+        lambda folder: folder / "model.onnx",
+        "nowhere: no such file or folder",
+        run=lambda folder: folder / "nowhere",
+    ),
+    _export_case(
+        "`--onnx` in a folder that does not exist",
+        lambda folder: folder / "out" / "model.onnx",
+        "--onnx",
+        "out/model.onnx",
+        "does not exist; create it first",
+    ),
+    _export_case(
+        "`--onnx` naming a folder",
+        lambda folder: _folder_named(folder / "exports"),
+        "--onnx",
+        "exports: is a folder; pass a file name ending in .onnx",
+    ),
+    _export_case(
+        "`--onnx` naming the run's model file",
+        lambda folder: folder / "model.safetensors",
+        "--onnx: expected a file name ending in .onnx",
+    ),
+    BadInput(
+        "export: no `--onnx`",
+        lambda folder, model: ["export", model],
+        ("the following arguments are required: --onnx",),
+    ),
+]
+
+
+CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS + EXPORT

@@ -48,12 +48,13 @@ def test_load_and_predict_in_python(run):
     )
 
 
-@pytest.mark.parametrize("command", ["predict", "evaluate", "report"])
+@pytest.mark.parametrize("command", ["predict", "evaluate", "report", "export"])
 def test_commands_that_use_a_model(run, command):
     folder, data = run
     argv = {
         "predict": ["predict", "--model", str(folder), str(data / "t10k-images-idx3-ubyte.gz")],
         "evaluate": ["evaluate", str(folder)],
         "report": ["report", str(folder)],
+        "export": ["export", str(folder), "--onnx", str(folder.parent / "model.onnx")],
     }[command]
     without_torch(f"from softmaxreg.cli import main\nassert main({argv!r}) == 0\n")

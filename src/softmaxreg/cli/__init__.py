@@ -14,12 +14,12 @@ from typing import NoReturn
 
 from ..errors import ConfigError, Interrupted, SoftmaxRegError
 from ..version import __version__
-from . import book, data, inspect, train
+from . import book, data, export, inspect, train
 from .arguments import EXIT_USAGE, Parser, flag
 
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
-COMMANDS = (train, data, inspect, book)  # each module adds its sub-commands, in this order
+COMMANDS = (train, data, inspect, export, book)  # each module adds its sub-commands, in this order
 
 
 def build_parser() -> Parser:
