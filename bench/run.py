@@ -19,6 +19,8 @@ HERE = Path(__file__).resolve().parent
 # In the order the README shows them; each is bench/<name>.py.
 PARTS = {
     "seed": "the seed's experiment, seven ways (engines, CLI, tuned recipe, scikit-learn)",
+    "predict": "predicting one picture in a fresh process, against importing torch",
+    "serve": "the prediction server: requests/s and latency with 8 concurrent clients",
     "book": "the book's code through softmaxreg.d2l against the book's own d2l package",
 }
 

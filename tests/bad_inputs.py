@@ -12,6 +12,7 @@ finished).
 from __future__ import annotations
 
 import gzip
+import socket
 import struct
 import zlib
 from collections.abc import Callable
@@ -502,4 +503,55 @@ EXPORT = [
 ]
 
 
-CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS + EXPORT
+# `softmaxreg serve`: refused before it serves (were one accepted, the command would serve
+# until run_cli's timeout).
+
+_HELD_SOCKETS: list[socket.socket] = []
+
+
+def _port_in_use(folder: Path, model: Path) -> list:
+    """A port another server listens on while the command runs (kept open until the next
+    case asks for one, or the process ends)."""
+    while _HELD_SOCKETS:
+        _HELD_SOCKETS.pop().close()
+    sock = socket.create_server(("127.0.0.1", 0))
+    _HELD_SOCKETS.append(sock)
+    return ["serve", model, "--port", sock.getsockname()[1]]
+
+
+SERVING = [
+    BadInput(
+        "serve: a folder that is not a run",
+        lambda folder, model: ["serve", folder, "--port", "0"],
+        ("not a softmaxreg run",),
+    ),
+    BadInput(
+        "serve: a model file that does not exist",
+        lambda folder, model: ["serve", folder / "model.safetensors", "--port", "0"],
+        ("model.safetensors: no such file or folder",),
+    ),
+    BadInput(
+        "serve: `--port 70000`",
+        lambda folder, model: ["serve", model, "--port", "70000"],
+        ("--port must be a port number from 0 to 65535", "got 70000"),
+    ),
+    BadInput(
+        "serve: `--port -1`",
+        lambda folder, model: ["serve", model, "--port", "-1"],
+        ("--port must be a port number from 0 to 65535", "got -1"),
+    ),
+    BadInput(
+        "serve: `--port http`",
+        lambda folder, model: ["serve", model, "--port", "http"],
+        ("argument --port: invalid int value: 'http'",),
+    ),
+    BadInput("serve: a port in use", _port_in_use, ("--port", "is already in use", "--port 0")),
+    BadInput(
+        "serve: `--host` that is not an address of this machine",
+        # TEST-NET-1 (RFC 5737): never a local address; binding to it sends nothing.
+        lambda folder, model: ["serve", model, "--host", "192.0.2.1", "--port", "0"],
+        ("--host 192.0.2.1: not an address of this machine",),
+    ),
+]
+
+CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS + EXPORT + SERVING

@@ -4,6 +4,7 @@ checks of a one-line error. (Fixtures live in conftest.py.)"""
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -95,3 +96,114 @@ def make_picture_folders(root: Path, images, labels, names=NAMES) -> list[Path]:
         Image.fromarray(image).save(path)
         paths.append(path)
     return paths
+
+
+def require_serve_extra() -> None:
+    """Skip a test of the server where its extra is missing, but fail under CI=true, where
+    `make test` must have installed it."""
+    import importlib.util
+
+    import pytest
+
+    missing = [m for m in SERVE_MODULES if importlib.util.find_spec(m) is None]
+    if missing and IN_CI:
+        pytest.fail(f"CI=true and {', '.join(missing)} missing: make test installs the extras")
+    if missing:
+        pytest.skip(
+            f"the serve extra is not installed ({', '.join(missing)})", allow_module_level=True
+        )
+
+
+SERVE_MODULES = ("fastapi", "uvicorn", "python_multipart")
+
+
+class Server:
+    """`softmaxreg serve RUN --port 0` in a subprocess, as a user starts it. Ready once it has
+    printed its address (it listens before it prints) and answered GET /health: events, not a
+    sleep. Stopped with Ctrl-C's signal on leaving."""
+
+    def __init__(self, run: Path, *args: str) -> None:
+        self.argv = [sys.executable, "-m", "softmaxreg", "serve", str(run), "--port", "0", *args]
+
+    def __enter__(self) -> Server:
+        import signal
+        import tempfile
+
+        self.signal = signal
+        self.log = tempfile.TemporaryFile(mode="w+")  # a file: a full pipe would stall it
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1
+        )
+        line = _first_line(self.proc)
+        found = re.search(r"http://\S+", line)
+        if not found:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"the server did not start: {line!r} {self.stderr()}")
+        self.url = found.group(0)
+        self.health = self.get_json("/health")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(self.signal.SIGINT)
+            self.proc.wait(timeout=60)
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def request(self, method: str, path: str, body=None, headers=None):
+        """(status, parsed JSON or text) of one request; 4xx and 5xx are answers too."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(self.url + path, body, headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as response:
+                status, kind, raw = (
+                    response.status,
+                    response.headers["content-type"],
+                    response.read(),
+                )
+        except urllib.error.HTTPError as exc:
+            status, kind, raw = exc.code, exc.headers["content-type"], exc.read()
+        return status, json.loads(raw) if kind == "application/json" else raw.decode()
+
+    def get_json(self, path: str):
+        status, answer = self.request("GET", path)
+        assert status == 200, (status, answer)
+        return answer
+
+
+def _first_line(proc: subprocess.Popen, timeout: float = 120) -> str:
+    """The process's first line of stdout, or '' if it ends first; the timeout only keeps a
+    broken start from hanging the suite."""
+    import queue
+    import threading
+
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return ""
+
+
+def multipart(fields: dict[str, tuple[str | None, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its Content-Type: name -> (file name or None, bytes)."""
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, (filename, data) in fields.items():
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+            head = f"Content-Disposition: {disposition}\r\nContent-Type: application/octet-stream"
+        else:
+            head = f"Content-Disposition: {disposition}"
+        parts.append(f"--{boundary}\r\n{head}\r\n\r\n".encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"

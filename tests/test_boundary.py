@@ -1,13 +1,15 @@
-"""The PyTorch boundary, as users run the commands: loading a model, predicting and
-evaluating need numpy, Pillow and safetensors only (import-linter holds the modules to it;
-this checks the processes themselves)."""
+"""The PyTorch boundary, as users run the commands: loading a model, predicting, evaluating and
+serving need numpy, Pillow and safetensors only (import-linter holds the modules to it; this
+checks the processes themselves)."""
 
+import io
 import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
-from helpers import run_cli, write_dataset
+from helpers import Server, make_images, multipart, require_serve_extra, run_cli, write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +60,18 @@ def test_commands_that_use_a_model(run, command):
         "export": ["export", str(folder), "--onnx", str(folder.parent / "model.onnx")],
     }[command]
     without_torch(f"from softmaxreg.cli import main\nassert main({argv!r}) == 0\n")
+
+
+def test_a_running_server_never_imports_torch(run):
+    """The server's own process, after it has answered a page, a prediction and an error."""
+    require_serve_extra()
+    folder, _ = run
+    picture = io.BytesIO()
+    Image.fromarray(make_images(1, 3)[0][0]).save(picture, "PNG")
+    with Server(folder) as server:
+        assert server.request("GET", "/")[0] == 200
+        body, content_type = multipart({"image": ("picture.png", picture.getvalue())})
+        status, answer = server.request("POST", "/predict", body, {"Content-Type": content_type})
+        assert status == 200 and answer["top"][0]["class"] in ("a", "b", "c")
+        assert server.request("POST", "/predict", b"x", {"Content-Type": "image/png"})[0] == 400
+        assert server.get_json("/health")["torch_loaded"] is False

@@ -57,6 +57,10 @@ class ImageError(SoftmaxRegError):
     """An input image for prediction cannot be used."""
 
 
+class ImageTooLarge(ImageError):
+    """An image has more pixels than a prediction accepts (refused before it is decoded)."""
+
+
 class DivergenceError(SoftmaxRegError):
     """Training produced a non-finite loss."""
 

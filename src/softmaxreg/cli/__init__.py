@@ -14,12 +14,13 @@ from typing import NoReturn
 
 from ..errors import ConfigError, Interrupted, SoftmaxRegError
 from ..version import __version__
-from . import book, data, export, inspect, train
+from . import book, data, export, inspect, serve, train
 from .arguments import EXIT_USAGE, Parser, flag
 
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
-COMMANDS = (train, data, inspect, export, book)  # each module adds its sub-commands, in this order
+# Each module adds its sub-commands, in this order (`softmaxreg --help` lists them so).
+COMMANDS = (train, data, inspect, export, serve, book)
 
 
 def build_parser() -> Parser:

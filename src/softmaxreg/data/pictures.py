@@ -28,12 +28,13 @@ their header, before being decoded. numpy and Pillow only: no torch on this path
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ImageError
+from ..errors import ImageError, ImageTooLarge
 
 IMAGE_SUFFIXES = set(".png .jpg .jpeg .bmp .gif .tif .tiff .webp .pgm .ppm .pbm .pnm".split())
 MAX_PIXELS = 40_000_000  # ~6300x6300; a 20000x20000 image is refused before decoding
@@ -109,15 +110,31 @@ def check_invert(invert: str) -> None:
 def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A picture file as float32 (h, w, channels) in [0, 255], 3 channels for colour and 1 for
     gray, at most WORKING_SIDE on its longest side. Any failure is a one-line ImageError."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        return _decode(path, str(path), max_pixels)
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory, expected an image") from None
+
+
+def decode_picture(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """`read_picture` for a picture's bytes (an upload, say); errors name it `name`."""
+    if not data:
+        raise ImageError(f"{name}: empty, expected the bytes of an image")
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(source) as img:
             w, h = img.size
             if w * h > max_pixels:
-                raise ImageError(
-                    f"{path}: image is {w}x{h} = {w * h} pixels, over the limit of "
+                raise ImageTooLarge(
+                    f"{name}: image is {w}x{h} = {w * h} pixels, over the limit of "
                     f"{max_pixels}; shrink it first"
                 )
             # A JPEG can decode at 1/2, 1/4 or 1/8 of its size directly, which spares most of
@@ -125,18 +142,14 @@ def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             img.draft(None, (WORKING_SIDE, WORKING_SIDE))
             img.load()
             return _as_array(_shrink_to_working_size(_standard_mode(img)))
-    except ImageError:
+    except (ImageError, FileNotFoundError, IsADirectoryError):
         raise
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, expected an image") from None
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: image is over the limit of pixels ({exc})") from None
+        raise ImageTooLarge(f"{name}: image is over the limit of pixels ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read (PNG, JPEG, ...)") from None
+        raise ImageError(f"{name}: not an image Pillow can read (PNG, JPEG, ...)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from None
+        raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
 
 
 def _standard_mode(img):
