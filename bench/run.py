@@ -21,6 +21,7 @@ PARTS = {
     "seed": "the seed's experiment, seven ways (engines, CLI, tuned recipe, scikit-learn)",
     "predict": "predicting one picture in a fresh process, against importing torch",
     "serve": "the prediction server: requests/s and latency with 8 concurrent clients",
+    "bigdata": "4,000,000 images (3.1 GB) for one epoch inside a 1 GiB memory cgroup",
     "book": "the book's code through softmaxreg.d2l against the book's own d2l package",
 }
 

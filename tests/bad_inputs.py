@@ -58,6 +58,15 @@ def _idx_case(case, name, content: Callable[[], bytes], *expect) -> BadInput:
     )
 
 
+def _raw_size_mismatch(folder: Path) -> list:
+    """An uncompressed (memory-mapped) images file cut short by 100 bytes."""
+    data = write_dataset(folder / "data", names=["a", "b", "c"], gz=False)
+    images = data / "train-images-idx3-ubyte"
+    with open(images, "r+b") as f:
+        f.truncate(images.stat().st_size - 100)
+    return _train_args(folder, "--dataset", "idx", "--data-dir", data)
+
+
 def _DIRECTORY() -> bytes:  # markers for _idx_case
     raise AssertionError
 
@@ -105,7 +114,8 @@ DATA_FILES = [
         "2^31 images declared",
         IMAGES,
         lambda: gzip.compress(idx_header(dims=(2**31, 28, 28))),
-        "over the limit",
+        "header declares 1683627180032 bytes but a",
+        "gzip file cannot hold that many",
     ),
     _idx_case(
         "a gzip bomb (more data than declared)",
@@ -129,6 +139,11 @@ DATA_FILES = [
     ),
     _idx_case("a folder where a file should be", LABELS, _DIRECTORY, "is a directory"),
     _idx_case("a missing file", LABELS, _MISSING, "missing file"),
+    BadInput(
+        "an uncompressed file whose header disagrees with its size",
+        lambda folder, model: _raw_size_mismatch(folder),
+        ("train-images-idx3-ubyte", "the header and the file size disagree", "re-create it"),
+    ),
     BadInput(
         "fashion-mnist files whose checksum does not match",
         lambda folder, model: _train_args(
@@ -157,6 +172,11 @@ ARGUMENTS = [
     _flag_case("`--dataset cifar`", ["--dataset", "cifar"], "--dataset: unknown dataset 'cifar'"),
     _flag_case("`--recipe fast`", ["--recipe", "fast"], "--recipe: unknown recipe 'fast'"),
     _flag_case("`--engine gpu`", ["--engine", "gpu"], "--engine: unknown engine 'gpu'"),
+    _flag_case(
+        "`--shuffle random`",
+        ["--shuffle", "random"],
+        "--shuffle: unknown shuffle 'random'; choose one of: auto, global, block",
+    ),
     _flag_case(
         "`--dataset idx` without `--data-dir`",
         ["--dataset", "idx"],

@@ -37,6 +37,7 @@ RECIPE_ALIASES = {"seed": "book"}
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "fused", "autograd")  # training/engines.py builds them
+SHUFFLES = ("auto", "global", "block")  # training/shuffle.py decides and builds them
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,16 @@ class TrainConfig:
     lr: float = setting(0.1, _positive("learning rate", float))
     init_std: float = setting(0.01, Param("std of the initial weights", float, minimum=0))
     seed: int = setting(0, Param("seed for initialisation and shuffling", int, minimum=0))
+    shuffle: str = setting(
+        "auto",
+        Param(
+            "global (one permutation per epoch, the book's), block (blocks of rows read in "
+            "order and mixed in a buffer, for sets beyond memory) or auto (global when the "
+            "training images fit in half the memory at hand)",
+            str,
+            choices=SHUFFLES,
+        ),
+    )
     momentum: float = setting(0.0, Param("SGD momentum", float, minimum=0, below=1))
     nesterov: bool = setting(False, Param("Nesterov momentum (needs --momentum)", bool))
     weight_decay: float = setting(0.0, Param("L2 penalty", float, minimum=0))

@@ -7,7 +7,7 @@ training side turns these arrays into tensors (softmaxreg.training.loader).
 
 from .dataset import Dataset, describe, load_dataset
 from .download import fetch
-from .idx import read_idx, write_idx
+from .idx import map_idx, read_idx, write_idx
 from .importing import import_dataset
 from .sources import DATASETS, DatasetSpec, FileSpec, get_spec, locate
 
@@ -22,6 +22,7 @@ __all__ = [
     "import_dataset",
     "load_dataset",
     "locate",
+    "map_idx",
     "read_idx",
     "write_idx",
 ]

@@ -3,7 +3,13 @@
 The first load of a checksummed data set decodes the IDX files, verifies each payload's sha256
 and saves the decoded arrays as .npy beside a small JSON that records which source file (path,
 size, mtime) they came from. Later loads whose source is unchanged memory-map the .npy files
-instead of decompressing and hashing 55 MB again. This module never imports torch.
+instead of decompressing and hashing 55 MB again.
+
+Other IDX files (`--dataset idx`) are checked from their headers and sizes: uncompressed ones
+are memory-mapped in place, whatever their size; gzipped ones beyond a bound are decompressed
+once into the cache and mapped from there (data.gunzip); small gzipped ones are decoded into
+memory. So "a whole data set" here may be far larger than memory: its rows are read when they
+are used. This module never imports torch.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import numpy as np
 from ..errors import DataError
 from ..fileio import atomic_path, atomic_write_json
 from .download import check_payload, fetch
-from .idx import read_idx
+from .gunzip import needs_unpacking, unpacked_copy
+from .idx import inspect_idx, read_idx
+from .memory import judge_fit, memory_at_hand
 from .sources import (
     SPLITS,
     DatasetSpec,
@@ -36,8 +44,10 @@ MEMO_VERSION = 1
 class FileInfo:
     path: Path
     shape: tuple[int, ...]
-    # "sha256" (checked now), "sha256 (remembered)", "size and structure" or "structure"
+    # "sha256" (checked now), "sha256 (remembered)", "size and structure", "structure",
+    # "header and size" (memory-mapped) or "gzip crc and size" (decompressed into the cache)
     verified: str
+    copy: Path | None = None  # the decompressed copy that is mapped, if any
 
 
 @dataclass
@@ -74,7 +84,11 @@ class Dataset:
             "image_shape": list(self.image_shape),
             "found_in": str(loc.folder) if loc else None,
             "files": {
-                f"{split}_{kind}": {"path": str(info.path), "verified": info.verified}
+                f"{split}_{kind}": {
+                    "path": str(info.path),
+                    "verified": info.verified,
+                    **({"decompressed_copy": str(info.copy)} if info.copy else {}),
+                }
                 for (split, kind), info in self.files.items()
             },
         }
@@ -108,7 +122,7 @@ def load_dataset(
     infos: dict[tuple[str, str], FileInfo] = {}
     for key, path in location.paths.items():
         ndim = 3 if key[1] == "images" else 1
-        arrays[key], infos[key] = _load_file(spec, spec.file(*key), path, ndim)
+        arrays[key], infos[key] = _load_file(spec, spec.file(*key), path, ndim, progress)
     classes = _classes(spec, location, arrays)
     for split in SPLITS:
         _check_pair(location, split, arrays[(split, "images")], arrays[(split, "labels")], classes)
@@ -136,11 +150,12 @@ def load_dataset(
     )
 
 
-def _load_file(spec: DatasetSpec, f: FileSpec, path: Path, ndim: int):
+def _load_file(spec: DatasetSpec, f: FileSpec, path: Path, ndim: int, progress: bool):
     if not spec.checksummed:
-        data = check_payload(path, f) if f.size else read_idx(path, ndim=ndim)
-        verified = "size and structure" if f.size else "structure"
-        return data.array, FileInfo(path, data.array.shape, verified)
+        if not f.size:
+            return _load_unchecked(path, ndim, progress)
+        data = check_payload(path, f)
+        return data.array, FileInfo(path, data.array.shape, "size and structure")
     memo_dir = cache_root() / "decoded" / spec.name
     npy, memo = memo_dir / (f.raw_name + ".npy"), memo_dir / (f.raw_name + ".json")
     stamp = _stamp(path)
@@ -150,6 +165,20 @@ def _load_file(spec: DatasetSpec, f: FileSpec, path: Path, ndim: int):
     data = check_payload(path, f)
     _save_memo(npy, memo, data.array, stamp, data.sha256)
     return data.array, FileInfo(path, data.array.shape, "sha256")
+
+
+def _load_unchecked(path: Path, ndim: int, progress: bool) -> tuple[np.ndarray, FileInfo]:
+    """A file without a known checksum: mapped when uncompressed or large, else decoded."""
+    info = inspect_idx(path, ndim)
+    if not info.compressed:
+        array = info.map()
+        return array, FileInfo(path, array.shape, "header and size")
+    if needs_unpacking(info):
+        copy = unpacked_copy(info, cache_root(), progress=progress)
+        array = inspect_idx(copy, ndim).map()
+        return array, FileInfo(path, array.shape, "gzip crc and size", copy)
+    array = read_idx(path, ndim=ndim).array
+    return array, FileInfo(path, array.shape, "structure")
 
 
 def _stamp(path: Path) -> dict:
@@ -229,4 +258,7 @@ def describe(dataset: Dataset) -> list[str]:
         shape = "x".join(map(str, info.shape))
         lines.append(f"  {split:5} {kind:6} {shape:>12}  verified: {info.verified:22} {info.path}")
     lines.append(f"  classes ({dataset.num_classes}): {', '.join(dataset.classes)}")
+    fit = judge_fit(dataset.train_images.nbytes, "training images", memory_at_hand())
+    shuffle = "global" if fit.fits else "block"
+    lines.append(f"  memory: {fit.reason}, so `train --shuffle auto` picks {shuffle}")
     return lines

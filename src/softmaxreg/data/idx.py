@@ -8,15 +8,22 @@ images in a small file is refused at once), decompresses at most the number of b
 declares plus one (so a gzip bomb cannot fill memory), and hashes exactly the bytes it decodes:
 the checksum that is verified is the checksum of the data that is used, even if the file changes
 on disk meanwhile.
+
+Uncompressed files of any size can instead be memory-mapped (`map_idx`): validated from the
+header and the file's size alone, without reading the data, so a set far larger than memory
+costs nothing until its rows are read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import math
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -53,6 +60,14 @@ def read_idx(
     Raises `DataError` naming the file and the defect for anything malformed.
     """
     path = Path(path)
+    with open_idx(path) as (stream, stored_size, compressed):
+        return _decode(path, stream, stored_size, compressed, ndim, max_bytes)
+
+
+@contextlib.contextmanager
+def open_idx(path: Path) -> Iterator[tuple[io.BufferedIOBase, int, bool]]:
+    """The file's data stream (decompressed if it is gzipped), its size on disk and whether
+    it is compressed; a defect of the file or its gzip stream becomes a `DataError`."""
     if path.is_dir():
         raise DataError(path, "is a directory, expected an IDX file", "pass the file's path")
     try:
@@ -73,13 +88,75 @@ def read_idx(
             )
         stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         try:
-            return _decode(path, stream, stored_size, compressed, ndim, max_bytes)
+            yield stream, stored_size, compressed
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataError(path, f"corrupt gzip stream ({exc})", "replace the file") from None
 
 
-def _decode(path, stream, stored_size, compressed, ndim, max_bytes) -> IdxData:
-    digest = hashlib.sha256()
+@dataclass(frozen=True)
+class IdxInfo:
+    """An IDX file as its header and its size on disk describe it (no data read)."""
+
+    path: Path
+    header: IdxHeader
+    compressed: bool
+    stored_size: int
+
+    def map(self) -> np.ndarray:
+        """The data as a memory-mapped array: pages are read when rows are used. The mapping
+        is copy-on-write, as for the decoded cache: the array is writable (torch wants that)
+        and the file is never changed."""
+        if self.compressed:
+            raise DataError(
+                self.path,
+                "is gzip-compressed and cannot be memory-mapped",
+                "decompress it (gunzip), or load it with read_idx",
+            )
+        if self.header.payload == 0:  # mmap cannot map zero bytes
+            return np.zeros(self.header.dims, dtype=np.uint8)
+        return np.memmap(
+            self.path, dtype=np.uint8, mode="c", offset=self.header.size, shape=self.header.dims
+        )
+
+
+def inspect_idx(path: str | Path, ndim: int | None = None) -> IdxInfo:
+    """Check an IDX file from its header and size alone: an uncompressed file must hold
+    exactly what its header declares; a gzipped one must be able to hold it."""
+    path = Path(path)
+    with open_idx(path) as (stream, stored_size, compressed):
+        header = read_header(path, stream, ndim)
+    if compressed:
+        check_gzip_ceiling(path, header, stored_size)
+    else:
+        check_stored_size(path, header, stored_size)
+    return IdxInfo(path, header, compressed, stored_size)
+
+
+def map_idx(path: str | Path, ndim: int | None = None) -> np.ndarray:
+    """An uncompressed IDX file of any size as a memory-mapped array, validated by its header
+    and its size without reading the data (see `IdxInfo.map`)."""
+    return inspect_idx(path, ndim).map()
+
+
+@dataclass(frozen=True)
+class IdxHeader:
+    """What an IDX file's header declares."""
+
+    raw: bytes  # the header's bytes
+    dims: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @property
+    def payload(self) -> int:
+        """Bytes of data the header declares (uint8: one per element)."""
+        return math.prod(self.dims)
+
+
+def read_header(path: Path, stream, ndim: int | None) -> IdxHeader:
+    """Parse and check the header at the start of `stream` (raw or decompressed)."""
     head = _read_exactly(stream, 4)
     if len(head) < 4:
         raise DataError(path, "truncated header (fewer than 4 bytes)", "replace the file")
@@ -106,9 +183,40 @@ def _decode(path, stream, stored_size, compressed, ndim, max_bytes) -> IdxData:
     dim_bytes = _read_exactly(stream, 4 * found_ndim)
     if len(dim_bytes) < 4 * found_ndim:
         raise DataError(path, "truncated header (dimensions cut off)", "replace the file")
-    dims = struct.unpack(f">{found_ndim}I", dim_bytes)
-    header_size = 4 + 4 * found_ndim
-    payload = math.prod(dims)
+    return IdxHeader(head + dim_bytes, struct.unpack(f">{found_ndim}I", dim_bytes))
+
+
+def check_stored_size(path: Path, header: IdxHeader, stored_size: int) -> None:
+    """An uncompressed file holds exactly its header and the payload the header declares."""
+    if stored_size == header.size + header.payload:
+        return
+    actual = stored_size - header.size
+    what = "truncated payload" if actual < header.payload else "trailing bytes after the payload"
+    raise DataError(
+        path,
+        f"{what}: the header declares dimensions {header.dims} = {header.payload} bytes of "
+        f"data but the file holds {actual} after its {header.size}-byte header (the header and "
+        "the file size disagree)",
+        "the file was cut short, has bytes appended, or its header is wrong: re-create it",
+    )
+
+
+def check_gzip_ceiling(path: Path, header: IdxHeader, stored_size: int) -> None:
+    """A gzip file of n bytes cannot hold more than about 1032·n: refuse a header beyond it."""
+    ceiling = DEFLATE_MAX_RATIO * stored_size + 1024
+    if header.size + header.payload > ceiling:
+        raise DataError(
+            path,
+            f"header declares {header.payload} bytes but a {stored_size}-byte gzip file cannot "
+            "hold that many (truncated or corrupt)",
+            "replace the file",
+        )
+
+
+def _decode(path, stream, stored_size, compressed, ndim, max_bytes) -> IdxData:
+    digest = hashlib.sha256()
+    header = read_header(path, stream, ndim)
+    dims, payload = header.dims, header.payload
     if payload > max_bytes:
         raise DataError(
             path,
@@ -116,24 +224,10 @@ def _decode(path, stream, stored_size, compressed, ndim, max_bytes) -> IdxData:
             "the file is corrupt or not an image data set",
         )
     if compressed:
-        ceiling = DEFLATE_MAX_RATIO * stored_size + 1024
-        if header_size + payload > ceiling:
-            raise DataError(
-                path,
-                f"header declares {payload} bytes but a {stored_size}-byte gzip file cannot "
-                "hold that many (truncated or corrupt)",
-                "replace the file",
-            )
-    elif stored_size != header_size + payload:
-        actual = stored_size - header_size
-        what = "truncated payload" if actual < payload else "trailing bytes after the payload"
-        raise DataError(
-            path,
-            f"{what}: {actual} bytes of data, header declares {payload} for dimensions {dims}",
-            "replace the file",
-        )
-    digest.update(head)
-    digest.update(dim_bytes)
+        check_gzip_ceiling(path, header, stored_size)
+    else:
+        check_stored_size(path, header, stored_size)
+    digest.update(header.raw)
     data = np.empty(payload, dtype=np.uint8)
     view = data.data  # a writable memoryview of the array
     filled = 0

@@ -10,9 +10,23 @@ would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 import torch
+
+
+class TrainSplit(Protocol):
+    """What the trainer steps over: this module's `InMemorySplit`, or a split read from disk
+    in blocks (`blocks.BlockShuffleSplit`); `shuffle.ShufflePlan.split` picks one."""
+
+    def __len__(self) -> int: ...
+
+    def num_batches(self, batch_size: int) -> int: ...
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, start: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]: ...
 
 
 class InMemorySplit:

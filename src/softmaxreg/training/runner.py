@@ -36,6 +36,7 @@ from .checkpoint import optimizer_settings, restore, state_arrays
 from .engines import SGDParams, make_engine
 from .loader import InMemorySplit
 from .model import build_model, linear_of
+from .shuffle import ShufflePlan, choose_shuffle
 from .trainer import Position, Trainer
 
 # Two streams from one seed, so that changing the shuffling never changes the initial weights.
@@ -71,6 +72,7 @@ class Job:
     handle_signals: bool = True
     should_stop: Callable[[], bool] | None = None
     resume: bool = False
+    shuffle: ShufflePlan = ShufflePlan.from_record(None)  # the global shuffle
 
 
 def train_run(
@@ -91,14 +93,24 @@ def train_run(
     started = time.perf_counter()
     device = setup_device(config)
     dataset = dataset or load_dataset(config.dataset, config.data_dir)
+    shuffle = choose_shuffle(config.shuffle, dataset.train_images)
     run = RunDir.create(Path(out) if out else RunDir.default_path(config.dataset), overwrite)
     job = Job(
-        run, config, dataset, device, started, callbacks, plotter, handle_signals, should_stop
+        run,
+        config,
+        dataset,
+        device,
+        started,
+        callbacks,
+        plotter,
+        handle_signals,
+        should_stop,
+        shuffle=shuffle,
     )
     with run.lock():
         if overwrite:
             run.clear()
-        run.write_record(describe_run(config, dataset, device))
+        run.write_record({**describe_run(config, dataset, device), "shuffle": shuffle.record()})
         return _execute(job)
 
 
@@ -132,6 +144,7 @@ def resume_run(
         handle_signals,
         should_stop,
         resume=True,
+        shuffle=ShufflePlan.from_record(run.record().get("shuffle")),
     )
     with run.lock():
         return _execute(job)
@@ -163,7 +176,7 @@ def _execute(job: Job) -> RunResult:
     trainer = Trainer(
         model=model,
         engine=engine,
-        train=InMemorySplit(dataset.train_images, dataset.train_labels, job.device),
+        train=job.shuffle.split(dataset.train_images, dataset.train_labels, job.device),
         test=InMemorySplit(dataset.test_images, dataset.test_labels, job.device),
         epochs=config.epochs,
         batch_size=config.batch_size,

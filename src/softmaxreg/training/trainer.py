@@ -21,7 +21,7 @@ from torch import nn
 from ..errors import DivergenceError, Interrupted
 from ..records.history import EpochRecord
 from .engines import Engine
-from .loader import InMemorySplit
+from .loader import InMemorySplit, TrainSplit
 
 
 class TrainingWarning(UserWarning):
@@ -45,7 +45,7 @@ class Position:
 class Trainer:
     model: nn.Module
     engine: Engine
-    train: InMemorySplit
+    train: TrainSplit
     test: InMemorySplit
     epochs: int
     batch_size: int
