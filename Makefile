@@ -39,7 +39,7 @@ $(VENV)/.installed: pyproject.toml setup.py constraints.txt src/softmaxreg/kerne
 	touch $@
 
 # The dev tools and every optional extra, so that the suite exercises them all.
-EXTRAS := dev,book,onnx,serve
+EXTRAS := dev,book,onnx,serve,sklearn
 $(VENV)/.dev: $(VENV)/.installed pyproject.toml
 	$(PIP) -e '.[$(EXTRAS)]'
 	touch $@

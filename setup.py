@@ -39,6 +39,7 @@ setup(
             ["src/softmaxreg/kernel/_fused_step.c"],
             export_symbols=[
                 "softmaxreg_fused_step",
+                "softmaxreg_fused_step_f32",
                 "softmaxreg_fused_step_abi",
                 "softmaxreg_fused_step_workspace",
             ],

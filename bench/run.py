@@ -22,6 +22,7 @@ PARTS = {
     "predict": "predicting one picture in a fresh process, against importing torch",
     "serve": "the prediction server: requests/s and latency with 8 concurrent clients",
     "bigdata": "4,000,000 images (3.1 GB) for one epoch inside a 1 GiB memory cgroup",
+    "estimator": "softmaxreg.SoftmaxRegression against scikit-learn's LogisticRegression()",
     "book": "the book's code through softmaxreg.d2l against the book's own d2l package",
 }
 

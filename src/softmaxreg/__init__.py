@@ -4,6 +4,7 @@
     >>> result = softmaxreg.train(epochs=10, out="runs/seed0")   # the book's chapter 3.7
     >>> clf = softmaxreg.load("runs/seed0")
     >>> clf.predict(images)                                      # (n, 28, 28) uint8 or floats
+    >>> softmaxreg.SoftmaxRegression().fit(X, y)                 # a scikit-learn estimator
 
 Importing the package is cheap: torch is imported only by training, when it starts; loading a
 model and predicting need numpy, Pillow and safetensors alone.
@@ -18,11 +19,21 @@ from .version import __version__
 if TYPE_CHECKING:
     from .config import TrainConfig
     from .data import load_dataset
+    from .estimator import SoftmaxRegression
     from .inference import Classifier
     from .records import RunDir
     from .training.runner import RunResult
 
-__all__ = ["__version__", "Classifier", "RunDir", "TrainConfig", "load", "load_dataset", "train"]
+__all__ = [
+    "__version__",
+    "Classifier",
+    "RunDir",
+    "SoftmaxRegression",
+    "TrainConfig",
+    "load",
+    "load_dataset",
+    "train",
+]
 
 
 def train(
@@ -47,6 +58,7 @@ _LAZY = {
     "load_dataset": ("data", "load_dataset"),
     "Classifier": ("inference", "Classifier"),
     "RunDir": ("records", "RunDir"),
+    "SoftmaxRegression": ("estimator", "SoftmaxRegression"),  # needs scikit-learn
 }
 
 

@@ -1,11 +1,16 @@
-"""The compiled fused step (`_fused_step.c`), called through ctypes on numpy arrays.
+"""The fused SGD step of softmax regression on numpy arrays, in two forms.
 
-`pip install` builds it where a C compiler exists (setup.py); it is a plain shared library, so
-neither Python's headers nor a torch extension toolchain are involved, and loading it costs
-about a millisecond. This module needs numpy only: a CPU tensor hands its memory over through
-`.numpy()`, so PyTorch code calls it without a copy, and code without torch can call it too.
+`CompiledStep` calls the compiled library (`_fused_step.c`) through ctypes. `pip install`
+builds it where a C compiler exists (setup.py); it is a plain shared library, so neither
+Python's headers nor a torch extension toolchain are involved, and loading it costs about a
+millisecond. `NumpyStep` is the same step written in numpy, for installs without a compiler.
+Both take the same arguments and need numpy only: a CPU tensor hands its memory over through
+`.numpy()`, so PyTorch code calls the step without a copy, and code without torch (the
+scikit-learn estimator) can call it too. The rows are uint8 pixels (scaled by `scale` inside
+the step) or float32 features (which may also carry a weight per example).
+
 Where the library is missing (no compiler at install time), stale (another ABI version) or
-foreign, `load_compiled_step()` returns None and callers run their own form of the step.
+foreign, `load_compiled_step()` returns None; `load_step()` then gives the numpy form.
 """
 
 from __future__ import annotations
@@ -17,40 +22,33 @@ from pathlib import Path
 
 import numpy as np
 
+from .arguments import check_step_arguments
+from .numpy_step import NumpyStep
+
 LIBRARY_STEM = "_fused_step"
-ABI_VERSION = 2  # must equal ABI_VERSION in _fused_step.c
+ABI_VERSION = 3  # must equal ABI_VERSION in _fused_step.c
 ERRORS = {-1: "a batch index is outside the data set", -2: "a label is outside the classes"}
+
+__all__ = ["CompiledStep", "NumpyStep", "load_compiled_step", "load_step"]
 
 
 class CompiledStep:
-    """One SGD step on rows of a uint8 data set, gathered by index inside the kernel."""
+    """One SGD step on rows of a data set (uint8 pixels or float32 features), gathered by
+    index inside the compiled kernel."""
 
     def __init__(self, library: ctypes.CDLL, path: Path) -> None:
         self.path = path
-        f = library.softmaxreg_fused_step
         ptr, i64, f32, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_double
-        f.argtypes = [
-            ptr,
-            i64,
-            i64,
-            ptr,
-            ptr,
-            i64,
-            f64,
-            ptr,
-            ptr,
-            i64,
-            f32,
-            f32,
-            ctypes.c_int,
-            ptr,
-            ptr,
-            ptr,
-            ptr,
-            ptr,
-        ]
-        f.restype = ctypes.c_int
-        self._step = f
+        # After the rows' arguments, both entry points take the same ones.
+        model = [f64, ptr, ptr, i64, f32, f32, ctypes.c_int, ptr, ptr, ptr, ptr, ptr]
+        self._steps = {}
+        for dtype, name, rows in (
+            (np.uint8, "softmaxreg_fused_step", [ptr, i64, i64, ptr, ptr, i64]),
+            (np.float32, "softmaxreg_fused_step_f32", [ptr, i64, i64, ptr, ptr, ptr, i64]),
+        ):
+            f = getattr(library, name)
+            f.argtypes, f.restype = rows + model, ctypes.c_int
+            self._steps[np.dtype(dtype)] = f
         size = library.softmaxreg_fused_step_workspace
         size.argtypes, size.restype = [i64, i64], i64
         self._workspace_size = size
@@ -61,7 +59,7 @@ class CompiledStep:
 
     def __call__(
         self,
-        images: np.ndarray,  # (n, inputs) uint8: the whole data set (or a buffer of it)
+        images: np.ndarray,  # (n, inputs) uint8 pixels or float32 features: the whole data set
         index: np.ndarray,  # (batch,) int64: the rows of this minibatch
         labels: np.ndarray,  # (batch,) int64
         weight: np.ndarray,  # (classes, inputs) float32, updated in place when `apply`
@@ -70,43 +68,47 @@ class CompiledStep:
         grad_b: np.ndarray,  # (classes,) float32
         work: np.ndarray,  # float32 scratch, from workspace(inputs, classes)
         *,
-        scale: float,  # the pixels' scale (1/255 for raw pixels)
+        scale: float,  # the inputs' scale (1/255 for raw pixels, 1 for features)
         lr: float,
         apply: bool,  # plain SGD in place; else the gradient is left in grad_w, grad_b
         norm: int | None = None,  # the loss is averaged over norm examples (default: batch)
+        sample_weight: np.ndarray | None = None,  # (n,) float32, one per row; float32 rows only
     ) -> tuple[float, int]:
-        """Returns the batch's summed loss and correct count. Every buffer is checked first:
-        a wrong one raises ValueError and nothing is read or written."""
-        if weight.ndim != 2:
-            raise ValueError(f"fused step: weight must be (classes, inputs), got {weight.shape}")
-        classes, inputs = weight.shape
-        batch = len(index)
-        _require("images", images, np.uint8, (-1, inputs))
-        _require("index", index, np.int64, (batch,))
-        _require("labels", labels, np.int64, (batch,))
-        _require("weight", weight, np.float32, (classes, inputs), writable=apply)
-        if bias is not None:
-            _require("bias", bias, np.float32, (classes,), writable=apply)
-        _require("grad_w", grad_w, np.float32, (classes, inputs), writable=True)
-        _require("grad_b", grad_b, np.float32, (classes,), writable=True)
-        _require("work", work, np.float32, (self._workspace_size(inputs, classes),), writable=True)
-        norm = batch if norm is None else norm
-        if norm < 1:
-            raise ValueError(f"fused step: norm must be positive, got {norm}")
+        """Returns the batch's summed (weighted) loss and correct count. Every buffer is
+        checked first: a wrong one raises ValueError and nothing is read or written."""
+        norm = check_step_arguments(
+            images,
+            index,
+            labels,
+            weight,
+            bias,
+            grad_w,
+            grad_b,
+            work,
+            self._workspace_size(*weight.shape[::-1]) if getattr(weight, "ndim", 0) == 2 else 0,
+            apply=apply,
+            norm=norm,
+            sample_weight=sample_weight,
+        )
         # Results land in this call's own slots: the call runs without the GIL, so another
         # thread may be inside the same function at the same time.
         loss, correct = ctypes.c_double(), ctypes.c_int64()
-        status = self._step(
+        rows = [
             images.ctypes.data,
             len(images),
-            inputs,
+            weight.shape[1],
             index.ctypes.data,
             labels.ctypes.data,
-            batch,
+        ]
+        if images.dtype == np.float32:  # the float32 entry point also takes the weights
+            rows.append(None if sample_weight is None else sample_weight.ctypes.data)
+        status = self._steps[images.dtype](
+            *rows,
+            len(index),
             float(norm),
             weight.ctypes.data,
             None if bias is None else bias.ctypes.data,
-            classes,
+            weight.shape[0],
             scale,
             lr,
             int(apply),
@@ -119,19 +121,6 @@ class CompiledStep:
         if status:
             raise ValueError(f"fused step: {ERRORS.get(status, f'error {status}')}")
         return loss.value, correct.value
-
-
-def _require(name: str, a: np.ndarray, dtype, shape: tuple[int, ...], writable=False) -> None:
-    """`a` is a contiguous array of `dtype` and `shape` (-1: any length there)."""
-    if not isinstance(a, np.ndarray) or a.dtype != dtype:
-        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"fused step: {name} must be {np.dtype(dtype)}, got {got}")
-    if a.ndim != len(shape) or any(w not in (-1, g) for w, g in zip(shape, a.shape, strict=True)):
-        raise ValueError(f"fused step: {name} must have shape {shape}, got {a.shape}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"fused step: {name} must be contiguous")
-    if writable and not a.flags.writeable:
-        raise ValueError(f"fused step: {name} must be writable")
 
 
 def library_name() -> str:
@@ -161,3 +150,8 @@ def load_compiled_step() -> CompiledStep | None:
         return CompiledStep(library, path)
     except (OSError, AttributeError):  # built for another machine, or before the ABI symbol
         return None
+
+
+def load_step() -> CompiledStep | NumpyStep:
+    """The compiled step where the library is built and current, else its numpy form."""
+    return load_compiled_step() or NumpyStep()
