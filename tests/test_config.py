@@ -25,6 +25,7 @@ def test_a_recipe_given_to_the_constructor_is_the_recipe():
         ({"lr": float("nan")}, "lr must be a positive finite number, got nan"),
         ({"momentum": 1.0}, "momentum must be a number in [0, 1), got 1.0"),
         ({"seed": True}, "seed must be a non-negative integer, got True"),
+        ({"nesterov": 1}, "nesterov must be true or false, got 1"),
         ({"engine": "gpu"}, "engine: unknown engine 'gpu'; choose one of: auto, fused, autograd"),
         ({"nesterov": True}, "nesterov needs a positive momentum"),
         ({"recipe": "fast"}, "recipe: unknown recipe 'fast'; choose one of: book, tuned"),

@@ -82,8 +82,9 @@ class Param:
 
     def describe(self) -> str:
         """The constraint in words: 'a positive integer', 'a number in [0, 1)', ..."""
-        kind = {int: "integer", float: "finite number", bool: "true or false", str: "text"}
-        noun = kind[self.type]
+        if self.type is bool:
+            return "true or false"
+        noun = {int: "integer", float: "finite number", str: "text"}[self.type]
         if self.below is not None:
             return f"a number in [{self.minimum:g}, {self.below:g})"
         if self.minimum == 0:
