@@ -301,13 +301,19 @@ def test_idx_writer_patches_the_count_into_the_header(tmp_path):
         read_idx(tmp_path / "broken")
 
 
+# VmHWM, the peak of this process's own address space (getrusage's ru_maxrss would carry over
+# the high-water mark of the test process, whose address space a vfork-then-exec replaced).
 MEMORY_PROBE = textwrap.dedent("""
-    import resource, sys
+    import sys
     import tqdm.auto  # loaded by the import itself: not part of what is measured
     from softmaxreg.data.importing import import_dataset
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def peak():
+        return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
+
+    before = peak()
     import_dataset(sys.argv[1], sys.argv[2], sys.argv[3])
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+    print(peak() - before)
 """)
 
 
