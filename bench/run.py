@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 # In the order the README shows them; each is bench/<name>.py.
 PARTS = {
     "seed": "the seed's experiment, seven ways (engines, CLI, tuned recipe, scikit-learn)",
+    "sweep": "a 6-run sweep with --jobs 2 against one lone run",
     "predict": "predicting one picture in a fresh process, against importing torch",
     "serve": "the prediction server: requests/s and latency with 8 concurrent clients",
     "bigdata": "4,000,000 images (3.1 GB) for one epoch inside a 1 GiB memory cgroup",

@@ -177,6 +177,21 @@ ARGUMENTS = [
         ["--shuffle", "random"],
         "--shuffle: unknown shuffle 'random'; choose one of: auto, global, block",
     ),
+    BadInput(
+        "`--val-fraction` on a training set read in blocks (`--shuffle block`)",
+        lambda folder, model: _train_args(
+            folder,
+            "--dataset",
+            "idx",
+            "--data-dir",
+            write_dataset(folder / "d"),
+            "--shuffle",
+            "block",
+            "--val-fraction",
+            "0.1",
+        ),
+        ("--val-fraction holds out rows of a training set kept in memory",),
+    ),
     _flag_case(
         "`--dataset idx` without `--data-dir`",
         ["--dataset", "idx"],
@@ -574,4 +589,122 @@ SERVING = [
     ),
 ]
 
-CASES: list[BadInput] = DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS + EXPORT + SERVING
+# Experiments: sweeps (every bad argument is refused before any run starts), compare, runs.
+
+
+def _sweep_case(case, args, *expect, out="out") -> BadInput:
+    def make(folder: Path, model: Path) -> list:
+        data = write_dataset(folder / "data", names=["a", "b", "c"])
+        where = {"out": folder / "out", "model": model}.get(out) or _other_sweep(folder)
+        return ["sweep", "--dataset", "idx", "--data-dir", data, *args, "--out", where]
+
+    return BadInput(f"sweep: {case}", make, expect)
+
+
+def _other_sweep(folder: Path) -> Path:
+    from softmaxreg.records.sweepdir import SweepDir
+
+    runs = {"lr=0.5": {"lr": 0.5}, "lr=1": {"lr": 1.0}}
+    return SweepDir.prepare(folder / "old", runs, "softmaxreg sweep --lr 0.5,1 --out old").path
+
+
+EXPERIMENTS = [
+    _sweep_case("an empty list (`--lr ''`)", ["--lr", ""], "--lr: no values given"),
+    _sweep_case(
+        "an empty value (`--lr 0.1,,0.3`)",
+        ["--lr", "0.1,,0.3"],
+        "--lr: an empty value in '0.1,,0.3'",
+    ),
+    _sweep_case(
+        "a value that is not a number (`--lr 0.1,abc`)",
+        ["--lr", "0.1,abc"],
+        "--lr: 'abc' is not a number",
+    ),
+    _sweep_case("`--epochs 5,2.5`", ["--epochs", "5,2.5"], "--epochs: '2.5' is not a whole number"),
+    _sweep_case(
+        "a value out of range (`--lr 0.1,-1`)",
+        ["--lr", "0.1,-1"],
+        "--lr must be a positive finite number, got -1.0",
+    ),
+    _sweep_case(
+        "a value listed twice (`--lr 0.1,0.10`)", ["--lr", "0.1,0.10"], "--lr: 0.1 is listed twice"
+    ),
+    _sweep_case(
+        "an unknown choice (`--schedule constant,linear`)",
+        ["--schedule", "constant,linear"],
+        "--schedule: unknown schedule 'linear'; choose one of: constant, cosine",
+    ),
+    _sweep_case(
+        "an unknown setting (`--colour red`)",
+        ["--colour", "red"],
+        "unrecognized arguments: --colour red",
+    ),
+    _sweep_case(
+        "a combination a run refuses (`--early-stop 3` without a validation split)",
+        ["--lr", "0.1,0.2", "--early-stop", "3"],
+        "run lr=0.1: --early-stop watches the validation loss",
+        "add --val-fraction",
+    ),
+    _sweep_case(
+        "a validation split that leaves nothing to train on",
+        ["--val-fraction", "0.1,0.995"],
+        "--val-fraction 0.995 of 120 training examples leaves none to train on",
+    ),
+    _sweep_case("`--jobs 0`", ["--jobs", "0"], "--jobs must be a positive integer, got 0"),
+    _sweep_case(
+        "`--out` holding another sweep",
+        ["--lr", "0.5,2"],
+        "holds another sweep",
+        "repeat its own command to finish it (softmaxreg sweep --lr 0.5,1 --out old)",
+        out="old",
+    ),
+    _sweep_case(
+        "`--out` holding a run", ["--lr", "0.5,2"], "holds a run, not a sweep", out="model"
+    ),
+    BadInput(
+        "compare: a folder without runs",
+        lambda folder, model: ["compare", folder],
+        ("holds no softmaxreg runs; pass run folders or a folder of runs",),
+    ),
+    BadInput(
+        "compare: a run that does not exist",
+        lambda folder, model: ["compare", model, folder / "nowhere"],
+        ("nowhere: no such folder",),
+    ),
+    BadInput(
+        "compare: `--out` not an .html file",
+        lambda folder, model: ["compare", model, "--out", folder / "page.txt"],
+        ("--out: expected a file name ending in .html",),
+    ),
+    BadInput(
+        "runs: a folder that does not exist",
+        lambda folder, model: ["runs", folder / "nowhere"],
+        ("nowhere: no such folder; pass the folder that holds your runs",),
+    ),
+    _flag_case(
+        "`--early-stop` without `--val-fraction`",
+        ["--early-stop", "3"],
+        "--early-stop watches the validation loss, so it needs a validation split: add "
+        "--val-fraction (e.g. 0.1)",
+    ),
+    _flag_case(
+        "`--val-fraction 1`", ["--val-fraction", "1"], "--val-fraction must be a number in [0, 1)"
+    ),
+    BadInput(
+        "`--val-fraction` that leaves nothing to train on",
+        lambda folder, model: _train_args(
+            folder,
+            "--dataset",
+            "idx",
+            "--data-dir",
+            write_dataset(folder / "d"),
+            "--val-fraction",
+            "0.999",
+        ),
+        ("--val-fraction 0.999 of 120 training examples leaves none to train on",),
+    ),
+]
+
+CASES: list[BadInput] = (
+    DATA_FILES + ARGUMENTS + PREDICTION + IMPORTS + EXPORT + SERVING + EXPERIMENTS
+)

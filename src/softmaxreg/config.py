@@ -144,6 +144,24 @@ class TrainConfig:
     schedule: str = setting(
         "constant", Param("learning-rate schedule: constant or cosine", str, choices=SCHEDULES)
     )
+    val_fraction: float = setting(
+        0.0,
+        Param(
+            "fraction of the training set held out as a validation split, drawn from --seed "
+            "(the test set stays untouched)",
+            float,
+            minimum=0,
+            below=1,
+        ),
+    )
+    early_stop: int | None = setting(
+        None,
+        _positive(
+            "stop once the validation loss has not improved for N epochs and keep the best "
+            "epoch's weights (needs --val-fraction)",
+            optional=True,
+        ),
+    )
     engine: str = setting(
         "auto",
         Param(
@@ -178,6 +196,13 @@ class TrainConfig:
             object.__setattr__(self, name, value)
         if self.nesterov and not self.momentum:
             raise ConfigError("{name} needs a positive momentum", "nesterov")
+        if self.early_stop and not self.val_fraction:
+            raise ConfigError(
+                "{name} watches the validation loss, so it needs a validation split: add "
+                "{val_fraction} (e.g. 0.1)",
+                "early_stop",
+                others=("val_fraction",),
+            )
 
     @classmethod
     def from_recipe(cls, recipe: str = "book", **overrides: Any) -> TrainConfig:

@@ -22,16 +22,27 @@ class ConfigError(SoftmaxRegError, ValueError):
 
     When the error is about one parameter, `param` names it and the message is written with
     a ``{name}`` placeholder: the Python API says ``epochs must be ...``, the command line
-    says ``--epochs must be ...`` (see `naming`)."""
+    says ``--epochs must be ...`` (see `naming`). Other parameters the message points to are
+    listed in `others` and written as ``{their_name}`` placeholders, named the same way."""
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    def __init__(
+        self, message: str, param: str | None = None, others: tuple[str, ...] = ()
+    ) -> None:
         self.param = param
+        self.others = others
         self.template = message
-        super().__init__(message.replace("{name}", param) if param else message)
+        super().__init__(self._fill(param, str))
 
-    def naming(self, name: str) -> str:
-        """The message with the parameter called `name` (a flag, say)."""
-        return " ".join(self.template.replace("{name}", name).split())
+    def naming(self, name: str | None, rename=None) -> str:
+        """The message with the parameter called `name` (a flag, say), and the other
+        parameters it mentions called `rename(other)`."""
+        return " ".join(self._fill(name, rename or str).split())
+
+    def _fill(self, name: str | None, rename) -> str:
+        text = self.template if name is None else self.template.replace("{name}", name)
+        for other in self.others:
+            text = text.replace("{" + other + "}", rename(other))
+        return text
 
 
 class DataError(SoftmaxRegError):

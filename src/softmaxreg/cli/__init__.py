@@ -14,13 +14,13 @@ from typing import NoReturn
 
 from ..errors import ConfigError, Interrupted, SoftmaxRegError
 from ..version import __version__
-from . import book, data, export, inspect, serve, train
+from . import book, data, experiments, export, inspect, serve, train
 from .arguments import EXIT_USAGE, Parser, flag
 
 EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 # Each module adds its sub-commands, in this order (`softmaxreg --help` lists them so).
-COMMANDS = (train, data, inspect, export, serve, book)
+COMMANDS = (train, data, inspect, experiments, export, serve, book)
 
 
 def build_parser() -> Parser:
@@ -43,6 +43,7 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for a sweep to record
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"softmaxreg: {exc}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ConfigError as exc:  # the parameter by its flag: --epochs, not epochs
-        message = exc.naming(flag(exc.param)) if exc.param else str(exc)
+        message = exc.naming(flag(exc.param) if exc.param else None, flag)
         print(f"softmaxreg: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except SoftmaxRegError as exc:
@@ -103,6 +104,6 @@ def exit_now(code: int) -> NoReturn:
         sys.stderr.flush()
     except (OSError, ValueError):  # nothing more can be said anyway
         code = code or 1
-    if "torch" not in sys.modules:
+    if "torch" not in sys.modules and "matplotlib" not in sys.modules:
         sys.exit(code)
     os._exit(code)

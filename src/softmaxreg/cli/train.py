@@ -52,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _run_training(args: argparse.Namespace, config, epochs: int, plotter) -> int:
     from ..training.runner import resume_run, train_run
-    from ..views.progress import EpochPrinter
+    from ..views.progress import EpochPrinter, format_kept
 
     callbacks = [] if args.quiet else [EpochPrinter(epochs)]
     if args.resume:
@@ -69,6 +69,9 @@ def _run_training(args: argparse.Namespace, config, epochs: int, plotter) -> int
         )
     if not args.quiet:
         final = result.history[-1]
+        if result.kept_epoch is not None:  # the model holds the best epoch: say its accuracy
+            final = result.history[result.kept_epoch - 1]
+            print(format_kept(result))
         print(
             f"done in {result.seconds:.2f} s: test acc {final.test_acc:.4f}; "
             f"run folder {result.path} (curves: {result.run.file(result.run.CURVES[0])})"

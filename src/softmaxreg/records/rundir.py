@@ -7,6 +7,7 @@
       metrics.csv, .json      after every epoch
       curves.svg, .png        the book's figure, at the end
       model.safetensors       last: its presence marks the run finished
+      status.json             only while a run that failed (it diverged, say) is unfinished
       report.html, confusion.*, weights.png, predictions.png   made later by report, evaluate
 
 Every file is written atomically (fileio), so a run killed at any moment leaves each file
@@ -32,6 +33,9 @@ from .modelfile import LinearWeights, model_bytes, read_model
 from .tensorfile import read_tensors, tensor_bytes
 
 EMPTY, UNFINISHED, FINISHED = "empty", "unfinished", "finished"
+# What became of a run, for people (`softmaxreg runs`): an unfinished run is stopped (Ctrl-C,
+# killed, or not started yet) unless its runner recorded a failure, or it is training now.
+STOPPED, FAILED, RUNNING = "stopped", "failed", "running"
 
 
 class RunDir:
@@ -46,6 +50,7 @@ class RunDir:
     PREDICTIONS = "predictions.png"
     PICTURES = (*CONFUSION, WEIGHTS, PREDICTIONS)
     REPORT = "report.html"
+    STATUS = "status.json"
     LOCK = ".lock"
 
     def __init__(self, path: str | Path) -> None:
@@ -73,6 +78,7 @@ class RunDir:
             self.MODEL,
             *self.PICTURES,
             self.REPORT,
+            self.STATUS,
         )
 
     @property
@@ -81,6 +87,16 @@ class RunDir:
         if not self.file(self.CONFIG).is_file():
             return EMPTY
         return FINISHED if self.file(self.MODEL).is_file() else UNFINISHED
+
+    @property
+    def status(self) -> str:
+        """FINISHED, FAILED (with `failure()` saying why), RUNNING, STOPPED, or EMPTY."""
+        state = self.state
+        if state != UNFINISHED:
+            return state
+        if self.failure() is not None:
+            return FAILED
+        return RUNNING if self.is_locked() else STOPPED
 
     # -- making and opening ------------------------------------------------------------------
 
@@ -161,6 +177,45 @@ class RunDir:
         finally:
             lock.release()
 
+    def is_locked(self) -> bool:
+        """Whether a process is training into this folder now (it holds the lock). The probe
+        takes the lock for an instant when it is free."""
+        from filelock import FileLock, Timeout
+
+        if not self.file(self.LOCK).exists():
+            return False
+        lock = FileLock(str(self.file(self.LOCK)), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return True
+        except OSError:  # a folder we may only read: nobody trains into it from here
+            return False
+        lock.release()
+        return False
+
+    # -- what became of it: status.json ---------------------------------------------------
+
+    def record_failure(self, reason: str, epochs_done: int) -> None:
+        """Say why the run failed (one line), so that it reads as failed, not stopped, until
+        it is trained again."""
+        failure = {"status": FAILED, "reason": reason, "epochs_done": epochs_done}
+        atomic_write_json(self.file(self.STATUS), {**failure, "time": _now()})
+
+    def clear_failure(self) -> None:
+        self.file(self.STATUS).unlink(missing_ok=True)
+
+    def failure(self) -> dict[str, Any] | None:
+        """The recorded failure of an unfinished run ({"reason": ..., ...}), or None."""
+        path = self.file(self.STATUS)
+        try:
+            status = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError):
+            return {"status": FAILED, "reason": f"{path}: unreadable"}
+        return status if isinstance(status, dict) and status.get("status") == FAILED else None
+
     # -- the record: config.json -----------------------------------------------------------------
 
     def write_record(self, record: dict[str, Any]) -> None:
@@ -228,6 +283,10 @@ class RunDir:
             f"{self.path}: this run has no model yet (no {self.MODEL} or {self.CHECKPOINT}); "
             "train it first, or resume it with `softmaxreg train --resume`"
         )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def load_weights(path: str | Path) -> tuple[LinearWeights, RunDir | None]:

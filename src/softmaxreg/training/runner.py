@@ -3,11 +3,13 @@
 The run folder and its files belong to `RunDir`; this module decides what goes in them and
 when. Data and arguments are checked before the folder is touched, so a bad input leaves
 nothing behind; while a process trains into a folder it holds the folder's lock, so a second
-process cannot write the same files.
+process cannot write the same files. A run that ends in an error (not a stop) records why in
+its folder, so that it reads as failed rather than stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import signal
 import sys
@@ -25,7 +27,8 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..data.dataset import Dataset, load_dataset
-from ..errors import ConfigError, Interrupted
+from ..data.splits import holdout_rows, rows_digest
+from ..errors import CheckpointError, ConfigError, Interrupted, SoftmaxRegError
 from ..fileio import BackgroundWriter, atomic_write_bytes
 from ..records.history import EpochRecord
 from ..records.modelfile import LinearWeights
@@ -33,8 +36,9 @@ from ..records.rundir import RunDir
 from ..version import __version__
 from ..views.plots import save_curves
 from .checkpoint import optimizer_settings, restore, state_arrays
+from .early_stop import EarlyStopping
 from .engines import SGDParams, make_engine
-from .loader import InMemorySplit
+from .loader import InMemorySplit, TrainSplit
 from .model import build_model, linear_of
 from .shuffle import ShufflePlan, choose_shuffle
 from .trainer import Position, Trainer
@@ -42,6 +46,7 @@ from .trainer import Position, Trainer
 # Two streams from one seed, so that changing the shuffling never changes the initial weights.
 INIT_STREAM, SHUFFLE_STREAM = 0, 1
 Plotter = Callable[[Sequence[EpochRecord], Sequence[Path], int], Any]
+Holdout = tuple[np.ndarray, np.ndarray]  # (training rows, validation rows) of the train set
 
 
 @dataclass
@@ -52,6 +57,8 @@ class RunResult:
     config: TrainConfig
     dataset: Dataset
     seconds: float
+    kept_epoch: int | None = None  # with early stopping: the epoch model.safetensors holds
+    stopped_early: bool = False
 
     @property
     def path(self) -> Path:
@@ -73,6 +80,7 @@ class Job:
     should_stop: Callable[[], bool] | None = None
     resume: bool = False
     shuffle: ShufflePlan = ShufflePlan.from_record(None)  # the global shuffle
+    holdout: Holdout | None = None
 
 
 def train_run(
@@ -93,7 +101,16 @@ def train_run(
     started = time.perf_counter()
     device = setup_device(config)
     dataset = dataset or load_dataset(config.dataset, config.data_dir)
+    # Drawn and checked before the folder is made: a bad fraction leaves nothing behind.
+    holdout = validation_holdout(config, dataset)
     shuffle = choose_shuffle(config.shuffle, dataset.train_images)
+    if holdout is not None and shuffle.kind == "block":
+        raise ConfigError(
+            "{name} holds out rows of a training set kept in memory, but this one is read in "
+            "blocks from disk (--shuffle block); hold a validation set out when preparing "
+            "the data instead",
+            "val_fraction",
+        )
     run = RunDir.create(Path(out) if out else RunDir.default_path(config.dataset), overwrite)
     job = Job(
         run,
@@ -106,12 +123,15 @@ def train_run(
         handle_signals,
         should_stop,
         shuffle=shuffle,
+        holdout=holdout,
     )
     with run.lock():
         if overwrite:
             run.clear()
-        run.write_record({**describe_run(config, dataset, device), "shuffle": shuffle.record()})
-        return _execute(job)
+        record = describe_run(config, dataset, device, holdout)
+        run.write_record({**record, "shuffle": shuffle.record()})
+        with failures_recorded(run):
+            return _execute(job)
 
 
 def resume_run(
@@ -133,6 +153,8 @@ def resume_run(
     )
     dev = setup_device(config)
     dataset = load_dataset(config.dataset, config.data_dir)
+    holdout = validation_holdout(config, dataset)
+    _check_same_holdout(run, holdout)
     job = Job(
         run,
         config,
@@ -145,9 +167,56 @@ def resume_run(
         should_stop,
         resume=True,
         shuffle=ShufflePlan.from_record(run.record().get("shuffle")),
+        holdout=holdout,
     )
     with run.lock():
-        return _execute(job)
+        run.clear_failure()
+        with failures_recorded(run):
+            return _execute(job)
+
+
+def validation_holdout(config: TrainConfig, dataset: Dataset) -> Holdout | None:
+    """The rows held out for validation (drawn from the run's seed), or None without."""
+    if not config.val_fraction:
+        return None
+    return holdout_rows(len(dataset.train_labels), config.val_fraction, config.seed)
+
+
+def _check_same_holdout(run: RunDir, holdout: Holdout | None) -> None:
+    recorded = run.record().get("validation")
+    if holdout is not None and recorded and recorded["rows_sha256"] != rows_digest(holdout[1]):
+        raise CheckpointError(
+            f"{run.file(RunDir.CONFIG)}: the validation split drawn now differs from the one "
+            "this run recorded (another numpy's random stream?), so it cannot resume "
+            "identically; train it again with --overwrite"
+        )
+
+
+@contextlib.contextmanager
+def failures_recorded(run: RunDir) -> Iterator[None]:
+    """A run that ends in an error says why in its folder (a stop, Ctrl-C, says nothing: the
+    run is merely unfinished and resumable)."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, SoftmaxRegError) else f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError, ValueError):  # the original error matters more
+            run.record_failure(" ".join(reason.split()), len(run.history()))
+        raise
+
+
+def _splits(job: Job) -> tuple[TrainSplit, InMemorySplit | None, InMemorySplit]:
+    """(training, validation or None, test) splits on the job's device."""
+    images, labels = job.dataset.split("train")
+    device = job.device
+    test = InMemorySplit(*job.dataset.split("test"), device)
+    if job.holdout is None:
+        return job.shuffle.split(images, labels, device), None, test
+    rows, held = job.holdout
+    val = InMemorySplit(images[held], labels[held], device)
+    return job.shuffle.split(images[rows], labels[rows], device), val, test
 
 
 def _execute(job: Job) -> RunResult:
@@ -164,25 +233,33 @@ def _execute(job: Job) -> RunResult:
         nesterov=config.nesterov,
     )
     engine = make_engine(config.engine, model, sgd)
+    early = EarlyStopping(config.early_stop, model) if config.early_stop else None
     position, history = Position(), list[EpochRecord]()
     saved = job.run.read_checkpoint() if job.resume else None
     if saved is not None:
         arrays, meta = saved
-        rng = restore(model, engine.optimizer, arrays, meta, job.run.file(RunDir.CHECKPOINT))
+        path = job.run.file(RunDir.CHECKPOINT)
+        rng = restore(model, engine.optimizer, arrays, meta, path)
         position, history = _position_from(meta, rng)
         if position.step == 0:
             shuffle_gen.set_state(rng)
-    writer = RunWriter(job.run, config, dataset, job.plotter)
+        if early is not None:
+            early.restore(history, arrays, path)
+    writer = RunWriter(job.run, config, dataset, job.plotter, early)
+    train, val, test = _splits(job)
     trainer = Trainer(
         model=model,
         engine=engine,
-        train=job.shuffle.split(dataset.train_images, dataset.train_labels, job.device),
-        test=InMemorySplit(dataset.test_images, dataset.test_labels, job.device),
+        train=train,
+        test=test,
+        val=val,
+        # early stopping first: the epoch's checkpoint then holds the best weights so far
+        stop_training=early is not None and early.stopped_after is not None,
         epochs=config.epochs,
         batch_size=config.batch_size,
         generator=shuffle_gen,
         lr_at=config.lr_at,
-        callbacks=[writer, *job.callbacks],
+        callbacks=[*([early] if early else []), writer, *job.callbacks],
         history=history,
         position=position,
         num_classes=dataset.num_classes,
@@ -202,7 +279,14 @@ def _execute(job: Job) -> RunResult:
             raise
     writer.finish(trainer)
     return RunResult(
-        job.run, model, trainer.history, config, dataset, time.perf_counter() - job.started
+        job.run,
+        model,
+        trainer.history,
+        config,
+        dataset,
+        time.perf_counter() - job.started,
+        kept_epoch=early.best_epoch if early else None,
+        stopped_early=bool(early and early.stopped_after),
     )
 
 
@@ -212,11 +296,19 @@ class RunWriter:
     that training does not wait for the disk (their bytes are a snapshot taken at the epoch's
     end)."""
 
-    def __init__(self, run: RunDir, config: TrainConfig, dataset: Dataset, plotter: Plotter):
+    def __init__(
+        self,
+        run: RunDir,
+        config: TrainConfig,
+        dataset: Dataset,
+        plotter: Plotter,
+        early: EarlyStopping | None = None,
+    ):
         self.run = run
         self.config = config
         self.dataset = dataset
         self.plotter = plotter
+        self.early = early  # with early stopping, the model file holds its best epoch
         self.files = BackgroundWriter()
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
@@ -248,6 +340,8 @@ class RunWriter:
             **self.model_meta(),
         }
         arrays = state_arrays(trainer.model, trainer.optimizer, rng)
+        if self.early is not None:
+            arrays.update(self.early.arrays())
         return self.run.checkpoint_bytes(arrays, meta)
 
     def model_meta(self) -> dict[str, Any]:
@@ -264,12 +358,19 @@ class RunWriter:
         linear = linear_of(trainer.model)
         assert linear is not None and linear.bias is not None
         final = trainer.history[-1].as_dict() if trainer.history else {}
+        weight, bias = linear.weight.detach().cpu().numpy(), linear.bias.detach().cpu().numpy()
+        meta = {**self.model_meta(), "final": final}
+        early = self.early
+        if early is not None and early.best_epoch is not None:
+            weight, bias = early.best_weights["weight"], early.best_weights["bias"]
+            kept = trainer.history[early.best_epoch - 1].as_dict()
+            meta |= {"kept_epoch": early.best_epoch, "kept": kept}
         weights = LinearWeights(
-            weight=linear.weight.detach().cpu().numpy(),
-            bias=linear.bias.detach().cpu().numpy(),
+            weight=weight,
+            bias=bias,
             classes=self.dataset.classes,
             image_shape=self.dataset.image_shape,
-            meta={**self.model_meta(), "final": final},
+            meta=meta,
         )
         self.run.write_model(weights)
 
@@ -282,8 +383,23 @@ def _position_from(meta: dict, rng: torch.Tensor) -> tuple[Position, list[EpochR
     return pos, history
 
 
-def describe_run(config: TrainConfig, dataset: Dataset, device: torch.device) -> dict:
-    """The run's record (config.json): settings, where it ran, the data's provenance."""
+def describe_run(
+    config: TrainConfig, dataset: Dataset, device: torch.device, holdout: Holdout | None = None
+) -> dict:
+    """The run's record (config.json): settings, where it ran, the data's provenance (and
+    which training examples it held out for validation)."""
+    validation = {}
+    if holdout is not None:
+        rows, held = holdout
+        validation = {
+            "validation": {
+                "fraction": config.val_fraction,
+                "examples": len(held),
+                "training_examples": len(rows),
+                "drawn_from": f"seed {config.seed}",
+                "rows_sha256": rows_digest(held),
+            }
+        }
     return {
         "config": config.as_dict(),
         "device": str(device),
@@ -298,6 +414,7 @@ def describe_run(config: TrainConfig, dataset: Dataset, device: torch.device) ->
         "dataset": dataset.provenance(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": sys.argv,
+        **validation,
     }
 
 

@@ -2,9 +2,11 @@
 
 Semantics follow d2l's `train_ch3`: per epoch, the training loss and accuracy are accumulated
 over that epoch's minibatches as they are computed (before each update), then the test
-accuracy is measured once. The loop's position (epoch, step within it, the shuffling
-generator's state at the epoch's start, partial sums) is explicit, so a checkpoint can capture
-it anywhere and a resumed run continues bit-identically.
+accuracy is measured once (and the validation loss and accuracy, when there is a validation
+split). A callback ends training early by setting `stop_training`, as in Keras. The loop's
+position (epoch, step within it, the shuffling generator's state at the epoch's start, partial
+sums) is explicit, so a checkpoint can capture it anywhere and a resumed run continues
+bit-identically.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DivergenceError, Interrupted
@@ -56,6 +59,8 @@ class Trainer:
     history: list[EpochRecord] = field(default_factory=list)
     position: Position = field(default_factory=Position)
     num_classes: int = 10
+    val: InMemorySplit | None = None  # held out of the training set, scored after each epoch
+    stop_training: bool = False  # set by a callback (early stopping) to end after this epoch
     eval_seconds: float = 0.0  # time spent measuring test accuracy, for benchmarks
     _warned: bool = False
 
@@ -65,7 +70,9 @@ class Trainer:
 
     def run(self) -> list[EpochRecord]:
         self.test.keep_floats()  # evaluated after every epoch: convert it once
-        while self.position.epoch < self.epochs:
+        if self.val is not None:
+            self.val.keep_floats()
+        while self.position.epoch < self.epochs and not self.stop_training:
             pos = self.position
             if pos.step == 0:
                 pos.epoch_rng = self.generator.get_state()
@@ -107,6 +114,9 @@ class Trainer:
                 raise Interrupted(f"stopped at epoch {pos.epoch + 1} step {pos.step}")
         eval_started = time.perf_counter()
         test_acc = accuracy_on(self.model, self.test)
+        val_loss, val_acc = (
+            (None, None) if self.val is None else loss_and_accuracy_on(self.model, self.val)
+        )
         self.eval_seconds += time.perf_counter() - eval_started
         pos.seconds += time.perf_counter() - started
         record = EpochRecord(
@@ -115,12 +125,14 @@ class Trainer:
             train_acc=pos.correct / pos.count,
             test_acc=test_acc,
             seconds=pos.seconds,
+            val_loss=val_loss,
+            val_acc=val_acc,
         )
         self.history.append(record)
         self._warn_if_loss_exploding(record)
         self.position = pos = Position(epoch=pos.epoch + 1)
         self._emit("on_epoch_end", self, record)
-        if self.should_stop() and pos.epoch < self.epochs:
+        if self.should_stop() and pos.epoch < self.epochs and not self.stop_training:
             self._emit("on_stop", self)
             raise Interrupted(f"stopped after epoch {pos.epoch}")
 
@@ -161,3 +173,19 @@ def accuracy_on(model: nn.Module, split: InMemorySplit, chunk: int = 10000) -> f
         correct += int((model(X).argmax(dim=1) == y).sum())
     model.train(was_training)
     return correct / len(split)
+
+
+@torch.no_grad()
+def loss_and_accuracy_on(
+    model: nn.Module, split: InMemorySplit, chunk: int = 10000
+) -> tuple[float, float]:
+    """Mean cross-entropy (the stable log-sum-exp form) and accuracy over `split`."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for X, y in split.chunks(chunk):
+        logits = model(X)
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(dim=1) == y).sum())
+    model.train(was_training)
+    return loss_sum / len(split), correct / len(split)

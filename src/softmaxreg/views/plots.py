@@ -15,8 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..fileio import atomic_path
+from ..records.history import best_val_epoch
 
 CURVE_STYLES = (("train loss", "-"), ("train acc", "m--"), ("test acc", "g-."))
+# Drawn too when the run held out a validation split, with the epoch of the lowest validation
+# loss marked: the one early stopping keeps.
+VAL_STYLES = (("val loss", "c:"), ("val acc", "r:"))
+BEST_STYLE = {"color": "0.45", "linestyle": (0, (4, 3)), "linewidth": 0.9}
 
 
 def new_figure(figsize=(3.5, 2.5), dpi: int = 150):
@@ -31,22 +36,27 @@ def new_figure(figsize=(3.5, 2.5), dpi: int = 150):
 
 
 def curves_figure(history: Sequence, epochs: int | None = None, margins: dict | None = None):
-    """The book's training figure: x = epoch 1..N, y in [0.3, 0.9], three curves.
+    """The book's training figure: x = epoch 1..N, y in [0.3, 0.9], three curves (five, and
+    the best epoch marked, for a run with a validation split).
 
     `margins` (subplot parameters that `tight_layout` found for the same axes before) skip
     the extra draw that `tight_layout` needs to measure the labels."""
     fig = new_figure()
     ax = fig.add_subplot()
     xs = [_get(r, "epoch") for r in history]
-    for (label, fmt), key in zip(
-        CURVE_STYLES, ("train_loss", "train_acc", "test_acc"), strict=True
-    ):
+    styles = list(zip(CURVE_STYLES, ("train_loss", "train_acc", "test_acc"), strict=True))
+    if any(_get(r, "val_loss") is not None for r in history):
+        styles += zip(VAL_STYLES, ("val_loss", "val_acc"), strict=True)
+    for (label, fmt), key in styles:
         ax.plot(xs, [_get(r, key) for r in history], fmt, label=label)
+    best = best_val_epoch(history)
+    if best is not None:
+        ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
     ax.set_xlabel("epoch")
     ax.set_xlim(1, max(epochs or len(xs), 2))
     ax.set_ylim(0.3, 0.9)
     ax.grid(True)
-    ax.legend(loc="best")
+    ax.legend(loc="best", fontsize="small" if len(styles) > len(CURVE_STYLES) else None)
     if margins:
         fig.subplots_adjust(**margins)
     else:
@@ -55,7 +65,18 @@ def curves_figure(history: Sequence, epochs: int | None = None, margins: dict | 
 
 
 def _get(record, key):
-    return record[key] if isinstance(record, dict) else getattr(record, key)
+    # A run without a validation split has no val_* entries in its records' dicts.
+    return record.get(key) if isinstance(record, dict) else getattr(record, key)
+
+
+def inline_svg(fig) -> str:
+    """The figure as an <svg> element, for a self-contained HTML page."""
+    import io
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
 
 
 def save_figure(fig, path: str | Path, **kwargs) -> Path:

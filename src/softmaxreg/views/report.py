@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..fileio import atomic_write_text
 from ..inference.evaluation import evaluate_run
+from ..records.history import EpochRecord, best_val_epoch, has_validation
 from ..records.rundir import RunDir
 from .plots import (
     confusion_figure,
@@ -28,7 +29,7 @@ th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 .row{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start} img,svg{max-width:100%}
 .mistakes{display:flex;flex-wrap:wrap;gap:.8rem} .mistakes figure{margin:0;width:120px;
 font-size:.75rem;text-align:center} .mistakes img{width:84px;image-rendering:pixelated}
-code{background:#f6f6f6;padding:0 .2rem}
+code{background:#f6f6f6;padding:0 .2rem} tr.best td{background:#fff3c4;font-weight:600}
 """
 
 
@@ -75,16 +76,12 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         f"{len(history)} epochs ({esc(run.state)} run)"
         + (f"; final train loss {history[-1].train_loss:.4f}" if history else "")
         + ".</p>",
-        "<h2>Training curves</h2><div class='row'>",
+        "<h2>Training curves</h2>",
+        _best_epoch_note(run, history),
+        "<div class='row'>",
         curves[curves.index("<svg") :],
-        "<table><tr><th>epoch</th><th>train loss</th><th>train acc</th><th>test acc</th>"
-        "<th>seconds</th></tr>",
-        *[
-            f"<tr><td>{r.epoch}</td><td>{r.train_loss:.4f}</td><td>{r.train_acc:.4f}</td>"
-            f"<td>{r.test_acc:.4f}</td><td>{r.seconds:.2f}</td></tr>"
-            for r in history
-        ],
-        "</table></div>",
+        _epoch_table(history),
+        "</div>",
         "<h2>Per-class scores</h2><table><tr><th>class</th><th>precision</th><th>recall</th>"
         "<th>F1</th><th>support</th></tr>",
         *[
@@ -115,6 +112,45 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         "</body></html>",
     ]
     return atomic_write_text(run.file(RunDir.REPORT), "\n".join(parts))
+
+
+def _epoch_table(history: list[EpochRecord]) -> str:
+    """Every epoch's metrics; with a validation split its columns too, and the best epoch's
+    row marked."""
+    val = has_validation(history)
+    best = best_val_epoch(history)
+    head = ["epoch", "train loss", "train acc", "test acc"]
+    head += ["val loss", "val acc"] if val else []
+    rows = ["<table><tr>" + "".join(f"<th>{h}</th>" for h in [*head, "seconds"]) + "</tr>"]
+    for r in history:
+        cells = [str(r.epoch), *(f"{x:.4f}" for x in (r.train_loss, r.train_acc, r.test_acc))]
+        if val:
+            cells += [f"{x:.4f}" if x is not None else "" for x in (r.val_loss, r.val_acc)]
+        cells.append(f"{r.seconds:.2f}")
+        mark = " class='best' title='lowest validation loss'" if r.epoch == best else ""
+        rows.append(f"<tr{mark}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return "".join(rows) + "</table>"
+
+
+def _best_epoch_note(run: RunDir, history: list[EpochRecord]) -> str:
+    best = best_val_epoch(history)
+    if best is None:
+        return ""
+    held = run.record().get("validation") or {}
+    examples, fraction = (html.escape(str(held.get(k, "?"))) for k in ("examples", "fraction"))
+    note = (
+        f"<p>Validation split: {examples} training examples held out (fraction {fraction}). "
+        f"Lowest validation loss at <b>epoch {best}</b> (marked in the figure and the table)"
+    )
+    config = run.config()
+    if config.early_stop:
+        done = len(history)
+        what = f"stopped after epoch {done}" if done < config.epochs else "did not stop the run"
+        note += (
+            f"; early stopping (patience {config.early_stop}) {what}, and model.safetensors "
+            f"holds epoch {best}'s weights"
+        )
+    return note + ".</p>"
 
 
 def write_evaluation_pictures(run: RunDir, clf, data, ev, split: str) -> list[Path]:
