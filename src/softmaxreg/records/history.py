@@ -27,7 +27,7 @@ class EpochRecord:
     train_loss: float  # the mean over the epoch's minibatches, each before its update
     train_acc: float
     test_acc: float
-    seconds: float  # training and evaluation time since the run began
+    seconds: float  # this epoch's training and evaluation time
     val_loss: float | None = None  # on the held-out validation split, after the epoch
     val_acc: float | None = None
 
