@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 PARTS = {
     "seed": "the seed's experiment, seven ways (engines, CLI, tuned recipe, scikit-learn)",
     "sweep": "a 6-run sweep with --jobs 2 against one lone run",
+    "distributed": "1 and 2 processes under torchrun at global batch 1,024, 8,192 and 65,536",
     "predict": "predicting one picture in a fresh process, against importing torch",
     "serve": "the prediction server: requests/s and latency with 8 concurrent clients",
     "bigdata": "4,000,000 images (3.1 GB) for one epoch inside a 1 GiB memory cgroup",

@@ -124,7 +124,9 @@ class TrainConfig:
         "book", Param("named settings: book (chapter 3.7's) or tuned", str, choices=tuple(RECIPES))
     )
     epochs: int = setting(10, _positive("passes over the training set"))
-    batch_size: int = setting(256, _positive("examples per SGD step"))
+    batch_size: int = setting(
+        256, _positive("examples per SGD step (all processes together under torchrun)")
+    )
     lr: float = setting(0.1, _positive("learning rate", float))
     init_std: float = setting(0.01, Param("std of the initial weights", float, minimum=0))
     seed: int = setting(0, Param("seed for initialisation and shuffling", int, minimum=0))
@@ -174,7 +176,8 @@ class TrainConfig:
     threads: int | None = setting(
         None,
         _positive(
-            "CPU threads for torch (default: torch's); the compiled step uses one",
+            "CPU threads for torch (default: torch's, 1 per process under torchrun); the compiled "
+            "step uses one",
             optional=True,
             runtime=True,
         ),

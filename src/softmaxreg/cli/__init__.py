@@ -51,25 +51,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Interrupted as exc:
-        print(f"softmaxreg: {exc}", file=sys.stderr)
+        _report(args, exc, f"softmaxreg: {exc}")
         return EXIT_INTERRUPTED
     except ConfigError as exc:  # the parameter by its flag: --epochs, not epochs
         message = exc.naming(flag(exc.param) if exc.param else None, flag)
-        print(f"softmaxreg: error: {message}", file=sys.stderr)
+        _report(args, exc, f"softmaxreg: error: {message}")
         return EXIT_USAGE
     except SoftmaxRegError as exc:
-        print(f"softmaxreg: error: {exc}", file=sys.stderr)
+        _report(args, exc, f"softmaxreg: error: {exc}")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("softmaxreg: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        _report(args, exc, "softmaxreg: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _closed_pipe()
     except OSError as exc:
         # Disk full, permission denied and the like: name the file, no traceback.
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"softmaxreg: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _report(args, exc, f"softmaxreg: error: {where}{exc.strerror or exc}")
         return EXIT_USAGE
+
+
+def _report(args, exc: BaseException, line: str) -> None:
+    """Print the error's line, unless the command says another process prints it (under
+    torchrun, one process per machine speaks for all: `args.reports_error`)."""
+    if getattr(args, "reports_error", lambda exc: True)(exc):
+        print(line, file=sys.stderr)
 
 
 def _closed_pipe() -> int:

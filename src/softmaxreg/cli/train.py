@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from ..errors import ConfigError
 from .arguments import add_setting_flags, flag
@@ -22,7 +23,17 @@ def add_parsers(sub) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..config import PARAMS, TrainConfig
     from ..records import RunDir
-    from ..views.plots import CurvesWorker
+    from ..training.launch import Launch
+    from ..views.plots import CurvesWorker, save_curves
+
+    # Under torchrun, rank 0 prints the progress and draws the figure; each machine's first
+    # process prints the errors every process meets alike (training/launch.py).
+    launch = Launch.from_environ()
+    if not launch.writes:
+        args.quiet = True
+    if not launch.speaks:
+        args.reports_error = _own_errors_only
+        warnings.simplefilter("ignore")
 
     given = {k: getattr(args, k) for k in args.settings if getattr(args, k) is not None}
     if args.resume:
@@ -38,16 +49,25 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{', '.join(fixed)}"
             )
         config = None
-        epochs = RunDir.existing(args.resume).config().epochs
+        # Only rank 0 needs the run folder (on another machine it may not exist).
+        epochs = RunDir.existing(args.resume).config().epochs if launch.writes else 0
     else:
         config = TrainConfig(**given)
         epochs = config.epochs
+    if not launch.writes:
+        return _run_training(args, config, epochs, save_curves)
     # Started before torch is imported, so that matplotlib loads on the other core meanwhile.
     plotter = CurvesWorker(epochs)
     try:
         return _run_training(args, config, epochs, plotter)
     finally:
         plotter.close()
+
+
+def _own_errors_only(exc: BaseException) -> bool:
+    """For a process that is not its machine's first: errors every process meets alike are
+    printed by that one; a process's own (a lost peer) by itself."""
+    return bool(getattr(exc, "each_process_reports", False))
 
 
 def _run_training(args: argparse.Namespace, config, epochs: int, plotter) -> int:

@@ -19,7 +19,8 @@ from the uint8 data set inside the kernel. Tests hold both forms to autograd ste
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import nn
@@ -38,6 +39,34 @@ class Engine(Protocol):
     def step_rows(
         self, pixels: torch.Tensor, index: torch.Tensor, y: torch.Tensor
     ) -> tuple[float, int]: ...
+
+
+class SplitStep(Engine, Protocol):
+    """An engine whose step comes apart around a collective (data-parallel training,
+    softmaxreg.training.distributed): gather a share's rows, take the gradient of the loss
+    summed over them and divided by `norm` (the global batch, so that the shares' gradients
+    sum to the global mean's), then, once the gradients are summed over every process, apply
+    them. `grads` are tensors shaped like the optimizer's parameters, in its order."""
+
+    @property
+    def gathers_separately(self) -> bool:
+        """Whether `gather_rows` does work of its own, which may overlap a collective."""
+        ...
+
+    def gather_rows(self, pixels: torch.Tensor, index: torch.Tensor) -> Any: ...
+
+    def gradient(
+        self, rows: Any, y: torch.Tensor, norm: int, grads: Sequence[torch.Tensor]
+    ) -> tuple[float, int]: ...
+
+    def apply_gradient(self, grads: Sequence[torch.Tensor]) -> None: ...
+
+
+class KernelRows(NamedTuple):
+    """A share's rows as the compiled step takes them: it gathers them itself."""
+
+    pixels: torch.Tensor
+    rows: torch.Tensor  # indices into pixels
 
 
 class FusedUnsupported(ConfigError):
@@ -126,7 +155,7 @@ class AutogradEngine:
         self, pixels: torch.Tensor, index: torch.Tensor, y: torch.Tensor
     ) -> tuple[float, int]:
         # x / 255 in the parameters' precision: torchvision's ToTensor arithmetic in float32.
-        return self.step(self._gather(pixels, index).div_(255), y)
+        return self.step(self.gather_rows(pixels, index), y)
 
     def step(self, X: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
         """One update on inputs X; returns the batch's summed loss and correct count."""
@@ -141,6 +170,41 @@ class AutogradEngine:
             total = float(losses.detach()) * len(y)
         self.optimizer.step()
         return total, int((y_hat.argmax(dim=1) == y).sum())
+
+    # -- the step in two halves, for data-parallel training (SplitStep) ---------------------
+
+    gathers_separately = True
+
+    def gather_rows(self, pixels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return self._gather(pixels, index).div_(255)
+
+    def gradient(
+        self, rows: torch.Tensor, y: torch.Tensor, norm: int, grads: Sequence[torch.Tensor]
+    ) -> tuple[float, int]:
+        y_hat = self.model(rows)
+        losses = self.loss(y_hat, y)
+        self.optimizer.zero_grad()
+        if losses.dim() > 0:
+            losses.sum().div(norm).backward()
+            total = float(losses.detach().sum())
+        else:  # the share's mean, weighted as its part of the global batch
+            losses.mul(len(y) / norm).backward()
+            total = float(losses.detach()) * len(y)
+        for p, g in zip(self._params, grads, strict=True):
+            if p.grad is None:
+                g.zero_()
+            else:
+                g.copy_(p.grad)
+        return total, int((y_hat.argmax(dim=1) == y).sum())
+
+    def apply_gradient(self, grads: Sequence[torch.Tensor]) -> None:
+        for p, g in zip(self._params, grads, strict=True):
+            p.grad = g  # the summed gradient; the next zero_grad() lets it go again
+        self.optimizer.step()
+
+    @property
+    def _params(self) -> list[torch.Tensor]:
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
 
 
 class FusedEngine:
@@ -239,7 +303,17 @@ class FusedEngine:
     @torch.no_grad()
     def step(self, X: torch.Tensor, y: torch.Tensor, scale: float = 1.0) -> tuple[float, int]:
         """One SGD step on (batch, inputs) inputs `X * scale` (the PyTorch form); returns the
-        summed loss and correct count.
+        summed loss and correct count."""
+        loss_sum, correct, grad = self._logit_gradient(X, y, scale, len(y))
+        self._update(grad, X, scale)
+        return loss_sum, correct
+
+    def _logit_gradient(
+        self, X: torch.Tensor, y: torch.Tensor, scale: float, norm: int
+    ) -> tuple[float, int, torch.Tensor]:
+        """The batch's summed loss, its correct count, and dL/dlogits (classes, batch) of the
+        loss summed over the batch and divided by `norm` (the batch itself, or the global
+        batch of which it is a share).
 
         Each line is a kernel call of a few microseconds on 256 x 10 values, so the step is
         written with as few as the maths allows (the two matrix products are the real work)."""
@@ -263,10 +337,68 @@ class FusedEngine:
         loss_sum = float(log_sum.sub(shifted_true).sum())
         # dL/dlogits of the mean loss in autograd's order of operations (so that both engines
         # round alike): exp(log p) / B, minus 1/B at each true class.
-        grad = z.sub_(log_sum).exp_().mul_(1.0 / batch)
-        grad.scatter_add_(0, target, self._minus_inv_batch(batch, grad))
-        self._update(grad, X, scale)
+        grad = z.sub_(log_sum).exp_().mul_(1.0 / norm)
+        grad.scatter_add_(0, target, self._minus_inv_batch(batch, norm, grad))
+        return loss_sum, correct, grad
+
+    # -- the step in two halves, for data-parallel training (SplitStep) ---------------------
+
+    @property
+    def gathers_separately(self) -> bool:
+        # The compiled step gathers each block of rows inside its one pass over them, and that
+        # pass needs the updated weights: there is nothing to do ahead of time.
+        return not self.uses_compiled_step
+
+    def gather_rows(self, pixels: torch.Tensor, index: torch.Tensor) -> Any:
+        if self.uses_compiled_step and pixels.is_cpu:
+            return KernelRows(pixels, index)
+        return self._gather(pixels, index)
+
+    @torch.no_grad()
+    def gradient(
+        self, rows: Any, y: torch.Tensor, norm: int, grads: Sequence[torch.Tensor]
+    ) -> tuple[float, int]:
+        grad_w, grad_b = self._weight_and_bias(grads)
+        if isinstance(rows, KernelRows):
+            assert self._kernel is not None
+            a = self._compiled_arrays()
+            return self._kernel(
+                rows.pixels.numpy(),
+                rows.rows.numpy(),
+                y.numpy(),
+                a["weight"],
+                a["bias"],
+                grad_w.numpy(),
+                a["grad_b"] if grad_b is None else grad_b.numpy(),
+                a["work"],
+                scale=1 / 255,
+                lr=0.0,
+                apply=False,
+                norm=norm,
+            )
+        scale = 1 / 255
+        loss_sum, correct, grad = self._logit_gradient(rows, y, scale, norm)
+        torch.mm(grad, rows, out=grad_w).mul_(scale)
+        if grad_b is not None:
+            torch.sum(grad, dim=1, out=grad_b)
         return loss_sum, correct
+
+    @torch.no_grad()
+    def apply_gradient(self, grads: Sequence[torch.Tensor]) -> None:
+        grad_w, grad_b = self._weight_and_bias(grads)
+        group = self.optimizer.param_groups[0]
+        if is_plain_sgd(group):
+            self.weight.add_(grad_w, alpha=-group["lr"])
+            if self.bias is not None:
+                self.bias.add_(grad_b, alpha=-group["lr"])
+        else:
+            self._optimizer_update(grad_w, grad_b, group)
+
+    def _weight_and_bias(self, grads: Sequence[torch.Tensor]):
+        """The gradients of the weight and the bias among `grads` (the optimizer's order)."""
+        params = self.optimizer.param_groups[0]["params"]
+        slots = {id(p): g for p, g in zip(params, grads, strict=True)}
+        return slots[id(self.weight)], None if self.bias is None else slots[id(self.bias)]
 
     def _update(self, grad: torch.Tensor, X: torch.Tensor, scale: float) -> None:
         group = self.optimizer.param_groups[0]
@@ -296,14 +428,14 @@ class FusedEngine:
             self._bias_view = self.bias.unsqueeze(1)
         return self._bias_view
 
-    def _minus_inv_batch(self, batch: int, like: torch.Tensor) -> torch.Tensor:
-        """-1/batch in a (1, batch) row, cached per batch size (a run sees at most two)."""
-        key = (batch, like.dtype, like.device)
+    def _minus_inv_batch(self, batch: int, norm: int, like: torch.Tensor) -> torch.Tensor:
+        """-1/norm in a (1, batch) row, cached per size (a run sees at most two or three)."""
+        key = (batch, norm, like.dtype, like.device)
         column = self._constants.get(key)
         if column is None:
             column = self._constants[key] = torch.full(
                 (1, batch), -1.0, dtype=like.dtype, device=like.device
-            ).mul_(1.0 / batch)
+            ).mul_(1.0 / norm)
         return column
 
     def _sgd_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:

@@ -16,8 +16,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,10 @@ from ..records.rundir import RunDir
 from ..version import __version__
 from ..views.plots import save_curves
 from .checkpoint import optimizer_settings, restore, state_arrays
+from .distributed import PeerLost, Peers, join
 from .early_stop import EarlyStopping
 from .engines import SGDParams, make_engine
+from .launch import Launch
 from .loader import InMemorySplit, TrainSplit
 from .model import build_model, linear_of
 from .shuffle import ShufflePlan, choose_shuffle
@@ -81,6 +83,8 @@ class Job:
     resume: bool = False
     shuffle: ShufflePlan = ShufflePlan.from_record(None)  # the global shuffle
     holdout: Holdout | None = None
+    checkpoint: tuple[dict, dict] | None = None  # what to resume from (read by rank 0)
+    peers: Peers = field(default_factory=lambda: Peers(Launch()))
 
 
 def train_run(
@@ -100,7 +104,14 @@ def train_run(
     `should_stop()`, polled after every step like SIGINT, stops cleanly with a checkpoint."""
     started = time.perf_counter()
     device = setup_device(config)
-    dataset = dataset or load_dataset(config.dataset, config.data_dir)
+    # Under torchrun every process loads the data and shows it loaded the same; rank 0 alone
+    # makes the run folder (distributed.py).
+    peers = join(config.threads)
+    device = peers.place(device)
+    given = dataset
+    dataset = peers.together(lambda: given or load_dataset(config.dataset, config.data_dir))
+    peers.check_same(dataset, config)
+    peers.check_batch(config.batch_size)
     # Drawn and checked before the folder is made: a bad fraction leaves nothing behind.
     holdout = validation_holdout(config, dataset)
     shuffle = choose_shuffle(config.shuffle, dataset.train_images)
@@ -111,26 +122,35 @@ def train_run(
             "the data instead",
             "val_fraction",
         )
-    run = RunDir.create(Path(out) if out else RunDir.default_path(config.dataset), overwrite)
-    job = Job(
-        run,
-        config,
-        dataset,
-        device,
-        started,
-        callbacks,
-        plotter,
-        handle_signals,
-        should_stop,
-        shuffle=shuffle,
-        holdout=holdout,
-    )
-    with run.lock():
-        if overwrite:
-            run.clear()
-        record = describe_run(config, dataset, device, holdout)
-        run.write_record({**record, "shuffle": shuffle.record()})
-        with failures_recorded(run):
+    with ExitStack() as held:
+
+        def open_run() -> RunDir:
+            run = RunDir.create(
+                Path(out) if out else RunDir.default_path(config.dataset), overwrite
+            )
+            held.enter_context(run.lock())
+            if overwrite:
+                run.clear()
+            record = describe_run(config, dataset, device, peers.world_size, holdout)
+            run.write_record({**record, "shuffle": shuffle.record()})
+            return run
+
+        run = peers.from_writer(open_run)
+        job = Job(
+            run,
+            config,
+            dataset,
+            device,
+            started,
+            callbacks,
+            plotter,
+            handle_signals,
+            should_stop,
+            shuffle=shuffle,
+            holdout=holdout,
+            peers=peers,
+        )
+        with failures_recorded(run, peers.writes):
             return _execute(job)
 
 
@@ -147,31 +167,44 @@ def resume_run(
     """Continue a run from its last checkpoint (or from the start if it has none yet); only
     how it runs (`threads`, `device`) may differ from the recorded settings."""
     started = time.perf_counter()
-    run = RunDir.existing(run_dir)
-    config = run.config().replace(
-        **{k: v for k, v in (("threads", threads), ("device", device)) if v is not None}
-    )
-    dev = setup_device(config)
-    dataset = load_dataset(config.dataset, config.data_dir)
-    holdout = validation_holdout(config, dataset)
-    _check_same_holdout(run, holdout)
-    job = Job(
-        run,
-        config,
-        dataset,
-        dev,
-        started,
-        callbacks,
-        plotter,
-        handle_signals,
-        should_stop,
-        resume=True,
-        shuffle=ShufflePlan.from_record(run.record().get("shuffle")),
-        holdout=holdout,
-    )
-    with run.lock():
-        run.clear_failure()
-        with failures_recorded(run):
+    peers = join(threads)
+    with ExitStack() as held:
+
+        def open_run() -> tuple[RunDir, TrainConfig, tuple[dict, dict] | None]:
+            run = RunDir.existing(run_dir)
+            recorded = run.config()
+            held.enter_context(run.lock())
+            run.clear_failure()
+            return run, recorded, run.read_checkpoint()
+
+        # Rank 0 reads the run; the other processes (on other machines, maybe) get it from it.
+        run, recorded, saved = peers.from_writer(open_run)
+        config = recorded.replace(
+            **{k: v for k, v in (("threads", threads), ("device", device)) if v is not None}
+        )
+        dev = peers.place(setup_device(config))
+        dataset = peers.together(lambda: load_dataset(config.dataset, config.data_dir))
+        peers.check_same(dataset, config)
+        peers.check_batch(config.batch_size)
+        holdout = validation_holdout(config, dataset)
+        _check_same_holdout(run, holdout)
+        job = Job(
+            run,
+            config,
+            dataset,
+            dev,
+            started,
+            callbacks,
+            plotter,
+            handle_signals,
+            should_stop,
+            resume=True,
+            shuffle=ShufflePlan.from_record(run.record().get("shuffle")),
+            holdout=holdout,
+            checkpoint=saved,
+            peers=peers,
+        )
+        with failures_recorded(run, peers.writes):
             return _execute(job)
 
 
@@ -193,9 +226,12 @@ def _check_same_holdout(run: RunDir, holdout: Holdout | None) -> None:
 
 
 @contextlib.contextmanager
-def failures_recorded(run: RunDir) -> Iterator[None]:
+def failures_recorded(run: RunDir, writes: bool = True) -> Iterator[None]:
     """A run that ends in an error says why in its folder (a stop, Ctrl-C, says nothing: the
-    run is merely unfinished and resumable)."""
+    run is merely unfinished and resumable); under torchrun, the process that writes does."""
+    if not writes:
+        yield
+        return
     try:
         yield
     except Interrupted:
@@ -235,7 +271,7 @@ def _execute(job: Job) -> RunResult:
     engine = make_engine(config.engine, model, sgd)
     early = EarlyStopping(config.early_stop, model) if config.early_stop else None
     position, history = Position(), list[EpochRecord]()
-    saved = job.run.read_checkpoint() if job.resume else None
+    saved = job.checkpoint
     if saved is not None:
         arrays, meta = saved
         path = job.run.file(RunDir.CHECKPOINT)
@@ -245,8 +281,10 @@ def _execute(job: Job) -> RunResult:
             shuffle_gen.set_state(rng)
         if early is not None:
             early.restore(history, arrays, path)
-    writer = RunWriter(job.run, config, dataset, job.plotter, early)
     train, val, test = _splits(job)
+    # Under torchrun: this process's share of each batch, the gradients all-reduced.
+    engine, train = job.peers.parallel(engine, train)
+    writer = RunWriter(job.run, config, dataset, job.plotter, early) if job.peers.writes else None
     trainer = Trainer(
         model=model,
         engine=engine,
@@ -259,25 +297,39 @@ def _execute(job: Job) -> RunResult:
         batch_size=config.batch_size,
         generator=shuffle_gen,
         lr_at=config.lr_at,
-        callbacks=[*([early] if early else []), writer, *job.callbacks],
+        callbacks=[*([early] if early else []), *([writer] if writer else []), *job.callbacks],
         history=history,
         position=position,
         num_classes=dataset.num_classes,
     )
-    with stop_requests(job.handle_signals) as stop:
+    with stop_requests(job.handle_signals, twice=not job.peers.distributed) as stop:
         asked = job.should_stop
-        trainer.should_stop = stop.is_set if asked is None else lambda: stop.is_set() or asked()
+        local = stop.is_set if asked is None else lambda: stop.is_set() or asked()
+        trainer.should_stop = job.peers.stop_rule(local)
+        resume = job.peers.resume_command(job.run.path)
         try:
             trainer.run()
         except Interrupted as stop:
-            writer.files.close(quiet=True)
-            raise Interrupted(
-                f"{stop}; checkpoint saved; resume with: softmaxreg train --resume {job.run.path}"
-            ) from None
+            if writer:
+                writer.files.close(quiet=True)
+            raise Interrupted(f"{stop}; checkpoint saved; resume with: {resume}") from None
+        except PeerLost as lost:
+            # Rank 0 saves where every process had got to (the failed step was not applied).
+            pos = trainer.position
+            if writer:
+                if pos.step:
+                    writer.on_stop(trainer)
+                writer.files.close(quiet=True)
+            kept = f"checkpoint at epoch {pos.epoch + 1} step {pos.step}"
+            if not pos.step:
+                kept = f"checkpoint after epoch {pos.epoch}" if pos.epoch else "no checkpoint yet"
+            raise PeerLost(f"{lost}; {kept}; resume with: {resume}") from None
         except BaseException:
-            writer.files.close(quiet=True)  # the last epoch's files land before the error shows
+            if writer:  # the last epoch's files land before the error shows
+                writer.files.close(quiet=True)
             raise
-    writer.finish(trainer)
+    if writer:
+        writer.finish(trainer)
     return RunResult(
         job.run,
         model,
@@ -384,10 +436,14 @@ def _position_from(meta: dict, rng: torch.Tensor) -> tuple[Position, list[EpochR
 
 
 def describe_run(
-    config: TrainConfig, dataset: Dataset, device: torch.device, holdout: Holdout | None = None
+    config: TrainConfig,
+    dataset: Dataset,
+    device: torch.device,
+    world_size: int = 1,
+    holdout: Holdout | None = None,
 ) -> dict:
-    """The run's record (config.json): settings, where it ran, the data's provenance (and
-    which training examples it held out for validation)."""
+    """The run's record (config.json): settings, where it ran (on how many processes), the
+    data's provenance (and which training examples it held out for validation)."""
     validation = {}
     if holdout is not None:
         rows, held = holdout
@@ -404,6 +460,7 @@ def describe_run(
         "config": config.as_dict(),
         "device": str(device),
         "threads": torch.get_num_threads(),
+        "world_size": world_size,
         "versions": {
             "softmaxreg": __version__,
             "torch": torch.__version__,
@@ -429,9 +486,10 @@ def setup_device(config: TrainConfig) -> torch.device:
 
 
 @contextmanager
-def stop_requests(enabled: bool = True) -> Iterator[threading.Event]:
+def stop_requests(enabled: bool = True, twice: bool = True) -> Iterator[threading.Event]:
     """While active, the first SIGINT/SIGTERM asks training to stop after the current step
-    (it then saves a checkpoint); a second SIGINT interrupts at once."""
+    (it then saves a checkpoint); a second SIGINT interrupts at once, if `twice`. (Under
+    torchrun it is not: torchrun passes the terminal's Ctrl-C on to its processes again.)"""
     flag = threading.Event()
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield flag
@@ -439,7 +497,7 @@ def stop_requests(enabled: bool = True) -> Iterator[threading.Event]:
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def request_stop(signum, frame):
-        if flag.is_set() and signum == signal.SIGINT:
+        if twice and flag.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         flag.set()
 
