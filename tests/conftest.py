@@ -8,6 +8,7 @@ project's own set-up (make test) must have installed it. Shared helpers are in h
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,36 @@ def real_data(session_cache):
         if IN_CI:
             pytest.fail(f"CI=true and Fashion-MNIST is missing: {exc}")
         pytest.skip(f"Fashion-MNIST not installed: {exc}")
+
+
+# Debian's chromium, driven by Playwright (its own browser download cannot work offline). The
+# background-networking flags keep it from trying the closed network at every start.
+CHROMIUM = os.environ.get("SOFTMAXREG_CHROMIUM") or shutil.which("chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for a module's pages; under CI=true a missing one is a failure
+    (`make test` installs Debian's chromium)."""
+    if not CHROMIUM:
+        if IN_CI:
+            pytest.fail("CI=true and no chromium: make test installs Debian's chromium")
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

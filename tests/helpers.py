@@ -45,6 +45,21 @@ def write_dataset(
     return folder
 
 
+def page_errors(page) -> list[str]:
+    """The console errors and uncaught exceptions a Playwright page reports from now on."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def peak_memory_line() -> str:
+    """Python code that prints this process's own peak resident memory in bytes (VmHWM: the
+    peak of the address space exec made; getrusage's ru_maxrss would carry over the parent's
+    high-water mark through a vfork and exec)."""
+    return 'print(int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024)'
+
+
 def idx_header(type_byte=0x08, dims=(2, 28, 28), magic=b"\0\0") -> bytes:
     return magic + bytes([type_byte, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import idx_header, make_images, run_cli
+from helpers import idx_header, make_images, peak_memory_line, run_cli
 from softmaxreg.config import TrainConfig
 from softmaxreg.data import gunzip, load_dataset, write_idx
 from softmaxreg.data.idx import map_idx, read_idx
@@ -315,15 +315,12 @@ def sparse_set(tmp_path_factory) -> Path:
     return write_sparse_dataset(tmp_path_factory.mktemp("sparse"), SET_ROWS)
 
 
-# The peak of this process's own memory: VmHWM belongs to the address space exec made.
-# (getrusage's ru_maxrss would not do: Linux carries over the high-water mark of the address
-# space that exec replaced, here the test process's, as subprocess forks with vfork.)
-CHILD = """
+CHILD = f"""
 import sys
 from softmaxreg.cli import main
 code = main(sys.argv[1:])
-status = open("/proc/self/status").read().split("VmHWM:")[1].split()
-print("MAXRSS", int(status[0]) * 1024)
+print("MAXRSS", end=" ")
+{peak_memory_line()}
 sys.exit(code)
 """
 

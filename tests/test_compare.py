@@ -6,9 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from test_report import CHROMIUM, FLAGS
 
-from helpers import IN_CI, run_cli
+from helpers import page_errors, run_cli
 from softmaxreg.config import TrainConfig
 from softmaxreg.errors import DivergenceError, Interrupted
 from softmaxreg.records import RunDir
@@ -116,34 +115,22 @@ def test_compare_page_sorts_runs_and_highlights_what_differs(runs):
 
 
 @pytest.mark.slow
-def test_compare_page_renders_in_headless_chromium(runs, tmp_path):
-    if not CHROMIUM:
-        if IN_CI:
-            pytest.fail("CI=true and no chromium: make test installs Debian's chromium")
-        pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
-
+def test_compare_page_renders_in_headless_chromium(runs, tmp_path, browser):
     page_path = tmp_path / "compare.html"
     rc, _, err = run_cli("compare", runs, "--out", page_path)
     assert rc == 0, err
-    errors = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(page_path.as_uri())
-        assert page.title() == "softmaxreg: 5 runs compared"
-        assert page.locator("svg").count() >= 1
-        assert page.locator("table tr").count() == 6  # the header and five runs
-        highlighted = page.locator("td.diff").first.evaluate(
-            "e => getComputedStyle(e).backgroundColor"
-        )
-        plain = page.locator("td.name").first.evaluate("e => getComputedStyle(e).backgroundColor")
-        assert highlighted != plain
-        shot = tmp_path / "compare.png"
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = page_errors(page)
+    page.goto(page_path.as_uri())
+    assert page.title() == "softmaxreg: 5 runs compared"
+    assert page.locator("svg").count() >= 1
+    assert page.locator("table tr").count() == 6  # the header and five runs
+    highlighted = page.locator("td.diff").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    plain = page.locator("td.name").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert highlighted != plain
+    shot = tmp_path / "compare.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
     assert errors == []
     from PIL import Image
 

@@ -12,14 +12,21 @@ import struct
 import subprocess
 import sys
 import termios
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import NAMES, kaggle_header, make_images, make_picture_folders, run_cli, write_csv
+from helpers import (
+    NAMES,
+    kaggle_header,
+    make_images,
+    make_picture_folders,
+    peak_memory_line,
+    run_cli,
+    write_csv,
+)
 from softmaxreg.data import load_dataset, read_idx
 from softmaxreg.data.idx import IdxWriter, encode_idx
 from softmaxreg.data.importing import import_dataset
@@ -301,20 +308,14 @@ def test_idx_writer_patches_the_count_into_the_header(tmp_path):
         read_idx(tmp_path / "broken")
 
 
-# VmHWM, the peak of this process's own address space (getrusage's ru_maxrss would carry over
-# the high-water mark of the test process, whose address space a vfork-then-exec replaced).
-MEMORY_PROBE = textwrap.dedent("""
-    import sys
-    import tqdm.auto  # loaded by the import itself: not part of what is measured
-    from softmaxreg.data.importing import import_dataset
-
-    def peak():
-        return int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) * 1024
-
-    before = peak()
-    import_dataset(sys.argv[1], sys.argv[2], sys.argv[3])
-    print(peak() - before)
-""")
+MEMORY_PROBE = f"""
+import sys
+import tqdm.auto  # loaded by the import itself: not part of what is measured
+from softmaxreg.data.importing import import_dataset
+{peak_memory_line()}
+import_dataset(sys.argv[1], sys.argv[2], sys.argv[3])
+{peak_memory_line()}
+"""
 
 
 @pytest.mark.parametrize("fmt", ["csv", "npz"])
@@ -338,7 +339,8 @@ def test_import_runs_in_memory_far_below_the_data_size(tmp_path, fmt):
         text=True,
         check=True,
     )
-    growth = int(proc.stdout)
+    before, after = map(int, proc.stdout.split())
+    growth = after - before
     assert growth < 60_000 * 784 / 4, f"peak RSS grew by {growth / 2**20:.1f} MiB"
     d = load_dataset("idx", out)
     assert d.train_images.shape == (60_000, 28, 28)

@@ -2,26 +2,13 @@
 by Playwright (its own browser download cannot work offline, so it launches /usr/bin/chromium).
 Under CI=true a missing browser is a failure: `make test` installs it."""
 
-import os
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 import softmaxreg
-from helpers import IN_CI, run_cli
-
-CHROMIUM = os.environ.get("SOFTMAXREG_CHROMIUM") or shutil.which("chromium")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
+from helpers import page_errors, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -53,27 +40,17 @@ def test_report_is_self_contained(report):
 
 
 @pytest.mark.slow
-def test_report_renders_in_headless_chromium(report, tmp_path):
-    if not CHROMIUM:
-        if IN_CI:
-            pytest.fail("CI=true and no chromium: make test installs Debian's chromium")
-        pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
-
-    errors = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(report.as_uri())
-        assert page.title().startswith("softmaxreg report")
-        assert page.locator("img").count() >= 3 and page.locator("svg").count() >= 2
-        broken = page.evaluate("[...document.images].filter(i => !i.naturalWidth).length")
-        assert broken == 0
-        shot = tmp_path / "report.png"
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+def test_report_renders_in_headless_chromium(report, tmp_path, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = page_errors(page)
+    page.goto(report.as_uri())
+    assert page.title().startswith("softmaxreg report")
+    assert page.locator("img").count() >= 3 and page.locator("svg").count() >= 2
+    broken = page.evaluate("[...document.images].filter(i => !i.naturalWidth).length")
+    assert broken == 0
+    shot = tmp_path / "report.png"
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
     assert errors == []
     from PIL import Image
 

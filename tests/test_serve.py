@@ -9,8 +9,6 @@ import base64
 import http.client
 import io
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,15 +20,12 @@ import pytest
 from PIL import Image
 
 import softmaxreg
-from helpers import IN_CI, Server, assert_clean_error, multipart, require_serve_extra, run_cli
+from helpers import Server, assert_clean_error, multipart, require_serve_extra, run_cli
 from softmaxreg.data.pictures import load_image
 
 require_serve_extra()  # skips this module where the extra is missing, fails under CI=true
 
 from softmaxreg.serve.uploads import DRAIN_BYTES, MAX_UPLOAD_BYTES  # noqa: E402
-
-CHROMIUM = os.environ.get("SOFTMAXREG_CHROMIUM") or shutil.which("chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -383,20 +378,6 @@ def test_serve_without_its_extra_says_how_to_install_it(run):
 
 
 # The page in a real browser -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM:
-        if IN_CI:
-            pytest.fail("CI=true and no chromium: make test installs Debian's chromium")
-        pytest.skip("chromium not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
