@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from helpers import IN_CI, write_dataset
+from helpers import IN_CI, run_cli, write_dataset
 
 
 def pytest_collection_modifyitems(items):
@@ -78,6 +79,26 @@ def browser():
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         yield launched
         launched.close()
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    path: Path  # a finished run folder, one epoch on `data`
+    data: Path  # its IDX data set: three classes of striped 28x28 images
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """A small finished run, trained once per session through the command line, for tests
+    that need a model (and may add files to its folder, never change its run files)."""
+    folder = tmp_path_factory.mktemp("tiny-run")
+    data = write_dataset(folder / "data", names=["a", "b", "c"])
+    run = folder / "run"
+    rc, _, err = run_cli(
+        "train", "--dataset", "idx", "--data-dir", data, "--epochs", "1", "--out", run, "-q"
+    )
+    assert rc == 0, err
+    return TinyRun(run, data)
 
 
 @pytest.fixture

@@ -4,28 +4,12 @@ one line on stderr naming the file or argument, no traceback, and no run folder 
 import pytest
 from bad_inputs import CASES
 
-from helpers import assert_clean_error, run_cli, write_dataset
+from helpers import assert_clean_error, run_cli
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A small finished run, for the cases that need a model."""
-    folder = tmp_path_factory.mktemp("model")
-    data = write_dataset(folder / "data", names=["a", "b", "c"])
-    rc, _, err = run_cli(
-        "train",
-        "--dataset",
-        "idx",
-        "--data-dir",
-        data,
-        "--epochs",
-        "1",
-        "--out",
-        folder / "run",
-        "-q",
-    )
-    assert rc == 0, err
-    return folder / "run"
+@pytest.fixture
+def model(tiny_run):
+    return tiny_run.path
 
 
 @pytest.mark.parametrize("bad", CASES, ids=[c.case for c in CASES])

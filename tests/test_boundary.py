@@ -9,27 +9,12 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers import Server, make_images, multipart, require_serve_extra, run_cli, write_dataset
+from helpers import Server, make_images, multipart, require_serve_extra
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("boundary")
-    data = write_dataset(folder / "data", names=["a", "b", "c"])
-    rc, _, err = run_cli(
-        "train",
-        "--dataset",
-        "idx",
-        "--data-dir",
-        data,
-        "--epochs",
-        "1",
-        "--out",
-        folder / "run",
-        "-q",
-    )
-    assert rc == 0, err
-    return folder / "run", data
+@pytest.fixture
+def run(tiny_run):
+    return tiny_run.path, tiny_run.data
 
 
 def without_torch(code: str) -> None:
