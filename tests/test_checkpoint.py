@@ -12,7 +12,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 import softmaxreg
-from helpers import run_cli
+from helpers import assert_clean_error, run_cli
 from softmaxreg.errors import CheckpointError, ConfigError
 from softmaxreg.fileio import atomic_write_bytes
 from softmaxreg.records import LinearWeights, read_model
@@ -233,3 +233,76 @@ def test_safetensors_whose_header_length_looks_like_a_pickle_are_read(tmp_path, 
     path.write_bytes(data)
     arrays, read_meta = read_tensors(path, kinds=("model",))
     assert read_meta["note"] == meta["note"] and arrays["x"].shape == (3,)
+
+
+def _stopped_run(tiny_dir, path, **settings):
+    """A run of the tiny data set stopped after its first step, with a checkpoint."""
+    from softmaxreg.config import TrainConfig
+    from softmaxreg.errors import Interrupted
+    from softmaxreg.training.runner import train_run
+
+    config = TrainConfig(dataset="idx", data_dir=str(tiny_dir), epochs=2, **settings)
+    with pytest.raises(Interrupted):
+        train_run(config, path, handle_signals=False, should_stop=lambda: True)
+    assert (path / "checkpoint.safetensors").is_file()
+    return config
+
+
+def test_resume_runs_with_the_engine_it_is_given(tiny_dir, tmp_path):
+    """`train --resume RUN --engine X` trains with X (every runtime setting reaches the run)."""
+    run = tmp_path / "run"
+    _stopped_run(tiny_dir, run, engine="fused")
+    rc, out, err = run_cli("train", "--resume", run, "--engine", "autograd", "-q")
+    assert rc == 0, err
+    assert _meta(run / "model.safetensors")["config"]["engine"] == "autograd"
+
+
+def test_resume_run_applies_runtime_settings_and_refuses_the_others(
+    tiny_dir, tmp_path, monkeypatch
+):
+    from softmaxreg.training import runner
+
+    run = tmp_path / "run"
+    _stopped_run(tiny_dir, run, engine="fused")
+    with pytest.raises(ConfigError) as refused:
+        runner.resume_run(run, lr=0.5, handle_signals=False)
+    assert "lr" in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(ConfigError, match="unknown engine 'gpu'"):
+        runner.resume_run(run, engine="gpu", handle_signals=False)
+    engines = []
+    make_engine = runner.make_engine
+    monkeypatch.setattr(
+        runner, "make_engine", lambda kind, *a: engines.append(kind) or make_engine(kind, *a)
+    )
+    result = runner.resume_run(run, engine="autograd", handle_signals=False)
+    assert engines == ["autograd"] and result.config.engine == "autograd"
+    assert result.config.lr == 0.1 and len(result.history) == 2
+
+
+def test_a_sweep_resumes_its_runs_with_every_runtime_setting(tiny_dir, tmp_path, monkeypatch):
+    from softmaxreg.training import runner
+    from softmaxreg.training.sweep import RUNTIME, train_or_resume
+
+    run = tmp_path / "run"
+    config = _stopped_run(tiny_dir, run).replace(engine="autograd", threads=1)
+    given = {}
+    monkeypatch.setattr(runner, "resume_run", lambda path, **kw: given.update(kw))
+    assert train_or_resume(run, config, lambda: False, [], {})["status"] == "finished"
+    assert {k: given.get(k) for k in RUNTIME} == {k: getattr(config, k) for k in RUNTIME}
+
+
+def test_a_damaged_momentum_buffer_is_one_line_naming_the_checkpoint(tiny_dir, tmp_path):
+    from softmaxreg.records import RunDir
+
+    path = tmp_path / "run"
+    _stopped_run(tiny_dir, path, momentum=0.9)
+    run = RunDir(path)
+    arrays, meta = run.read_checkpoint()
+    assert arrays["optim.0.momentum_buffer"].shape == (3, 784)
+    for damaged in (np.zeros((3, 10), np.float32), np.zeros((3, 784), np.int64)):
+        arrays["optim.0.momentum_buffer"] = damaged
+        atomic_write_bytes(run.file(RunDir.CHECKPOINT), run.checkpoint_bytes(arrays, meta))
+        before = run.file(RunDir.CHECKPOINT).read_bytes()
+        rc, out, err = run_cli("train", "--resume", path, "-q")
+        assert_clean_error(rc, out, err, str(run.file(RunDir.CHECKPOINT)), "momentum_buffer")
+        assert run.file(RunDir.CHECKPOINT).read_bytes() == before

@@ -4,7 +4,7 @@ the command line, and errors name the parameter the way the caller wrote it."""
 import pytest
 
 from helpers import run_cli
-from softmaxreg.config import PARAMS, RECIPES, TrainConfig
+from softmaxreg.config import PARAMS, RECIPES, TrainConfig, cosine_lr, format_setting
 from softmaxreg.errors import ConfigError
 
 
@@ -43,3 +43,17 @@ def test_every_setting_is_a_flag_of_train():
     assert rc == 0, err
     for name in PARAMS:
         assert "--" + name.replace("_", "-") in out, name
+
+
+def test_settings_are_written_one_way_exact_where_names_need_every_digit():
+    cases = [(None, "none", "none"), (True, "true", "true"), (3, "3", "3"), ("idx", "idx", "idx")]
+    cases += [(1.0, "1", "1"), (1e-05, "1e-05", "1e-05"), (0.1 + 0.2, "0.3", "0.30000000000000004")]
+    for value, short, exact in cases:
+        assert (format_setting(value), format_setting(value, exact=True)) == (short, exact)
+
+
+def test_the_cosine_schedule_runs_from_lr_down_to_a_hundredth():
+    tuned = TrainConfig(recipe="tuned")
+    assert [tuned.lr_at(e) for e in range(16)] == [cosine_lr(0.2, e, 16) for e in range(16)]
+    assert cosine_lr(0.2, 0, 16) == 0.2 and cosine_lr(0.2, 16, 16) == pytest.approx(0.002)
+    assert TrainConfig(lr=0.3).lr_at(5) == 0.3

@@ -192,3 +192,56 @@ def test_engines_in_two_threads_get_their_own_results(step):
     for t in threads:
         t.join()
     assert together == alone
+
+
+def test_the_engine_checks_its_own_buffers_once_and_each_batch_every_step(step, monkeypatch):
+    """The training hot path: weight, bias, gradients and scratch are checked when the engine
+    makes them; each step checks only what changes (images, index, labels) and calls no
+    ctypes function but the step itself."""
+    from softmaxreg.kernel import arguments
+
+    checked, sizes = [], []
+    require, size = arguments.require, step._workspace_size
+
+    def counted_require(name, *args, **kwargs):
+        checked.append(name)
+        return require(name, *args, **kwargs)
+
+    def counted_size(*args):
+        sizes.append(args)
+        return size(*args)
+
+    monkeypatch.setattr(arguments, "require", counted_require)
+    monkeypatch.setattr(step, "_workspace_size", counted_size)
+    split = InMemorySplit(*make_images(64, 10))
+    for momentum in (0.0, 0.9):  # the step applies plain SGD itself, or leaves the gradient
+        engine, _ = engine_pair(momentum=momentum)
+        engine.step_rows(split.images, torch.arange(8), split.labels[:8])
+        checked.clear()
+        sizes.clear()
+        for start in (8, 16, 24):
+            engine.step_rows(
+                split.images, torch.arange(start, start + 8), split.labels[start : start + 8]
+            )
+        assert checked == ["images", "index", "labels"] * 3 and sizes == []
+
+
+def test_a_bound_step_refuses_bad_buffers(step):
+    args = kernel_arguments(step)
+    for name in WRITTEN:
+        for how in ("dtype", "read-only"):
+            bad = {**args, name: spoil(name, how, args[name])}
+            with pytest.raises(ValueError, match=f"fused step: {name} must"):
+                step.bind(*(bad[k] for k in WRITTEN))
+    bound = step.bind(*(args[k] for k in WRITTEN))
+    for name in ("images", "index", "labels"):
+        for how in ("dtype", "shape", "strided"):
+            batch = {k: args[k] for k in ("images", "index", "labels")}
+            batch[name] = spoil(name, how, batch[name])
+            with pytest.raises(ValueError, match=f"fused step: {name} must"):
+                bound(*batch.values(), scale=1 / 255, lr=0.1, apply=True)
+    assert not args["weight"].any()  # nothing was written
+    good = bound(args["images"], args["index"], args["labels"], scale=1 / 255, lr=0.1, apply=True)
+    fresh = kernel_arguments(step)
+    assert good == step(**fresh, scale=1 / 255, lr=0.1, apply=True)
+    np.testing.assert_array_equal(args["weight"], fresh["weight"])

@@ -240,3 +240,88 @@ def test_one_bar_for_the_whole_sweep_or_a_line_per_run(capsys):
     assert lines.getvalue() == (
         "a: finished after 3 epochs, test acc 0.7500 (best 0.8000 at epoch 2), 0.30 s\n"
     )
+
+
+def test_importing_the_worker_module_changes_nothing_in_the_process():
+    """Only a worker's set-up (start) skips the interpreter's teardown and rehearses the
+    figure: a script that merely imports the module keeps its own exit status."""
+    script = (
+        "import softmaxreg.views.plots as plots\n"
+        "drawn = []\n"
+        "plots.rehearse_curves = lambda *args: drawn.append(args)\n"
+        "import softmaxreg.training.sweep_worker\n"
+        "print('drew a figure' if drawn else 'drew nothing')\n"
+        "raise SystemExit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (3, "drew nothing"), done.stderr
+
+
+def _settings(grid):
+    return {r.name: r.settings() for r in plan_sweep(grid)}
+
+
+def test_a_sweep_recorded_before_a_setting_existed_is_still_the_same_sweep(tmp_path):
+    """sweep.json from before a setting was added lacks it: its default is what those runs
+    trained with, so the same command still finishes that sweep."""
+    from softmaxreg.records.sweepdir import SweepDir
+
+    planned = _settings({"lr": [0.1, 0.2]})
+    older = {name: {k: v for k, v in s.items() if k != "early_stop"} for name, s in planned.items()}
+    SweepDir.prepare(tmp_path / "older", older, "softmaxreg sweep --lr 0.1,0.2")
+    assert SweepDir.prepare(tmp_path / "older", planned).path == tmp_path / "older"
+    # and the other way round: a key recorded that this plan lacks, at its default
+    SweepDir.prepare(tmp_path / "newer", planned)
+    assert SweepDir.prepare(tmp_path / "newer", older).path == tmp_path / "newer"
+
+
+def _without(settings, key):
+    return {k: v for k, v in settings.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: {**s, "lr": 0.3}, "run lr=0.1 has lr 0.3 there, 0.1 here"),
+        (lambda s: {**s, "colour": "red"}, "run lr=0.1 has colour 'red' there, None here"),
+        (lambda s: _without(s, "momentum"), "run lr=0.1 has momentum 0.0 there, 0.9 here"),
+    ],
+    ids=["another value", "a setting unknown here", "a setting missing there"],
+)
+def test_another_sweep_in_the_folder_is_one_line_saying_what_differs(tmp_path, change, message):
+    from softmaxreg.records.sweepdir import SweepDir
+
+    planned = _settings({"lr": [0.1, 0.2], "momentum": [0.9]})
+    recorded = {n: change(s) if n == "lr=0.1" else s for n, s in planned.items()}
+    SweepDir.prepare(tmp_path / "sweep", recorded, "softmaxreg sweep --lr 0.3,0.2")
+    with pytest.raises(ConfigError) as caught:
+        SweepDir.prepare(tmp_path / "sweep", planned)
+    text = str(caught.value)
+    assert "holds another sweep" in text and message in text and "\n" not in text
+
+
+def test_summary_cells_write_settings_as_run_names_do(tmp_path):
+    from softmaxreg.records.sweepdir import SweepDir
+    from softmaxreg.training.sweep import run_name
+
+    sweep = SweepDir(tmp_path)
+    settings = {"lr": 1.0, "nesterov": True, "early_stop": None, "batch_size": 64}
+    sweep.write_summary([{"run": run_name(settings, list(settings)), **settings}])
+    row = read_summary(tmp_path)["lr=1,nesterov=true,early_stop=none,batch_size=64"]
+    assert (row["lr"], row["nesterov"], row["early_stop"], row["batch_size"]) == (
+        "1",
+        "true",
+        "",
+        "64",
+    )
+
+
+def test_a_damaged_sweep_plan_is_one_line(tmp_path):
+    from softmaxreg.records.sweepdir import SweepDir
+
+    planned = _settings({"lr": [0.1, 0.2]})
+    SweepDir.prepare(tmp_path, planned)
+    plan = json.loads((tmp_path / "sweep.json").read_text())
+    (tmp_path / "sweep.json").write_text(json.dumps({**plan, "runs": {n: 3 for n in planned}}))
+    with pytest.raises(ConfigError, match="unreadable sweep plan"):
+        SweepDir.prepare(tmp_path, planned)

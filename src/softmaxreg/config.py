@@ -216,8 +216,7 @@ class TrainConfig:
         """Learning rate for 0-based `epoch`: constant, or cosine from lr down to lr/100."""
         if self.schedule == "constant":
             return self.lr
-        floor = self.lr / 100
-        return floor + 0.5 * (self.lr - floor) * (1 + math.cos(math.pi * epoch / self.epochs))
+        return cosine_lr(self.lr, epoch, self.epochs)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -228,6 +227,27 @@ class TrainConfig:
 
 PARAMS: dict[str, Param] = {f.name: f.metadata["param"] for f in fields(TrainConfig)}
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
+RUNTIME = tuple(name for name, p in PARAMS.items() if p.runtime)  # how to run, not what
+
+
+def cosine_lr(lr: float, t: int, total: int) -> float:
+    """The cosine schedule at `t` of `total` (epochs for a run, steps for the estimator): from
+    `lr` at t = 0 down towards lr/100 at t = total."""
+    floor = lr / 100
+    return floor + 0.5 * (lr - floor) * (1 + math.cos(math.pi * t / total))
+
+
+def format_setting(value: Any, exact: bool = False) -> str:
+    """A setting's value as text: none, true, 0.1. `exact` keeps every digit of a number (a
+    sweep's run names must never collide: 0.30000000000000004 is not 0.3) and writes a whole
+    number without its '.0' (lr=1); otherwise numbers are short, for people (1e-05)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return repr(value).removesuffix(".0") if exact else f"{value:g}"
+    return str(value)
 
 
 def positive_int(name: str, value: Any) -> None:

@@ -71,18 +71,15 @@ def _own_errors_only(exc: BaseException) -> bool:
 
 
 def _run_training(args: argparse.Namespace, config, epochs: int, plotter) -> int:
+    from ..config import RUNTIME
     from ..training.runner import resume_run, train_run
     from ..views.progress import EpochPrinter, format_kept
 
     callbacks = [] if args.quiet else [EpochPrinter(epochs)]
     if args.resume:
-        result = resume_run(
-            args.resume,
-            callbacks=callbacks,
-            threads=args.threads,
-            device=args.device,
-            plotter=plotter,
-        )
+        # Every runtime setting given (engine, device, threads) applies to the resumed run.
+        runtime = {name: getattr(args, name) for name in RUNTIME}
+        result = resume_run(args.resume, callbacks=callbacks, plotter=plotter, **runtime)
     else:
         result = train_run(
             config, args.out, overwrite=args.overwrite, callbacks=callbacks, plotter=plotter

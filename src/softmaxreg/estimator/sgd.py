@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import cosine_lr
 from ..errors import DivergenceError
 from ..kernel import CompiledStep, NumpyStep
 
@@ -49,8 +50,7 @@ def lr_at(settings: SGDSettings, step: int, steps: int) -> float:
     lr = settings.learning_rate_init
     if settings.learning_rate == "constant":
         return lr
-    floor = lr / 100
-    return floor + 0.5 * (lr - floor) * (1 + math.cos(math.pi * step / steps))
+    return cosine_lr(lr, step, steps)  # the training runs' schedule, taken per step here
 
 
 def fit_sgd(

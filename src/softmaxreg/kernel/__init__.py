@@ -9,6 +9,10 @@ Both take the same arguments and need numpy only: a CPU tensor hands its memory 
 scikit-learn estimator) can call it too. The rows are uint8 pixels (scaled by `scale` inside
 the step) or float32 features (which may also carry a weight per example).
 
+`CompiledStep` checks every buffer on every call. A caller that steps many times on the same
+model buffers (the training engine) binds them once (`CompiledStep.bind`, checked then) and
+its steps check only their batch: about 5 µs less per step, of a step of 150-200 µs.
+
 Where the library is missing (no compiler at install time), stale (another ABI version) or
 foreign, `load_compiled_step()` returns None; `load_step()` then gives the numpy form.
 """
@@ -22,14 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .arguments import check_step_arguments
+from .arguments import check_batch, check_model_buffers, check_step_arguments, model_inputs
 from .numpy_step import NumpyStep
 
 LIBRARY_STEM = "_fused_step"
 ABI_VERSION = 3  # must equal ABI_VERSION in _fused_step.c
 ERRORS = {-1: "a batch index is outside the data set", -2: "a label is outside the classes"}
+# What stays the same from step to step: weight, bias (or None), grad_w, grad_b, work.
+ModelBuffers = tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]
 
-__all__ = ["CompiledStep", "NumpyStep", "load_compiled_step", "load_step"]
+__all__ = ["BoundStep", "CompiledStep", "NumpyStep", "load_compiled_step", "load_step"]
 
 
 class CompiledStep:
@@ -52,10 +58,18 @@ class CompiledStep:
         size = library.softmaxreg_fused_step_workspace
         size.argtypes, size.restype = [i64, i64], i64
         self._workspace_size = size
+        self._workspace_sizes: dict[tuple[int, int], int] = {}
+
+    def workspace_size(self, inputs: int, classes: int) -> int:
+        """Float32 values of scratch a call needs (asked of the library once per shape)."""
+        key = (inputs, classes)
+        if key not in self._workspace_sizes:
+            self._workspace_sizes[key] = self._workspace_size(inputs, classes)
+        return self._workspace_sizes[key]
 
     def workspace(self, inputs: int, classes: int) -> np.ndarray:
         """Scratch memory for one call (a few blocks of examples)."""
-        return np.empty(self._workspace_size(inputs, classes), dtype=np.float32)
+        return np.empty(self.workspace_size(inputs, classes), dtype=np.float32)
 
     def __call__(
         self,
@@ -85,11 +99,44 @@ class CompiledStep:
             grad_w,
             grad_b,
             work,
-            self._workspace_size(*weight.shape[::-1]) if getattr(weight, "ndim", 0) == 2 else 0,
+            self.workspace_size(*weight.shape[::-1]) if getattr(weight, "ndim", 0) == 2 else 0,
             apply=apply,
             norm=norm,
             sample_weight=sample_weight,
         )
+        model = (weight, bias, grad_w, grad_b, work)
+        return self._run(images, index, labels, model, norm, scale, lr, apply, sample_weight)
+
+    def bind(
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray | None,
+        grad_w: np.ndarray,
+        grad_b: np.ndarray,
+        work: np.ndarray,
+    ) -> BoundStep:
+        """The step on these model buffers, checked now (all writable, since a step may
+        apply the update): each call then checks only its batch. For a caller that steps
+        many times on the same buffers, as the training engine does."""
+        inputs = model_inputs(weight)
+        size = self.workspace_size(inputs, weight.shape[0])
+        check_model_buffers(weight, bias, grad_w, grad_b, work, size, apply=True)
+        return BoundStep(self, (weight, bias, grad_w, grad_b, work))
+
+    def _run(
+        self,
+        images: np.ndarray,
+        index: np.ndarray,
+        labels: np.ndarray,
+        model: ModelBuffers,
+        norm: int,
+        scale: float,
+        lr: float,
+        apply: bool,
+        sample_weight: np.ndarray | None,
+    ) -> tuple[float, int]:
+        """The library's call, on buffers already checked."""
+        weight, bias, grad_w, grad_b, work = model
         # Results land in this call's own slots: the call runs without the GIL, so another
         # thread may be inside the same function at the same time.
         loss, correct = ctypes.c_double(), ctypes.c_int64()
@@ -121,6 +168,36 @@ class CompiledStep:
         if status:
             raise ValueError(f"fused step: {ERRORS.get(status, f'error {status}')}")
         return loss.value, correct.value
+
+
+class BoundStep:
+    """`CompiledStep` on model buffers checked once (`CompiledStep.bind`): a call takes the
+    batch and checks only it, which is what changes from one step to the next."""
+
+    def __init__(self, step: CompiledStep, model: ModelBuffers) -> None:
+        self._step = step
+        self._model = model
+        self._inputs = model[0].shape[1]
+
+    def __call__(
+        self,
+        images: np.ndarray,
+        index: np.ndarray,
+        labels: np.ndarray,
+        *,
+        scale: float,
+        lr: float,
+        apply: bool,
+        norm: int | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> tuple[float, int]:
+        """As `CompiledStep.__call__`, on the bound buffers."""
+        norm = check_batch(
+            images, index, labels, self._inputs, norm=norm, sample_weight=sample_weight
+        )
+        return self._step._run(
+            images, index, labels, self._model, norm, scale, lr, apply, sample_weight
+        )
 
 
 def library_name() -> str:

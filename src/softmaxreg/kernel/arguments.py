@@ -1,5 +1,9 @@
 """The fused step's buffers, checked before either form reads or writes any of them: the
-compiled step trusts its pointers, so a wrong dtype, shape or layout must never reach it."""
+compiled step trusts its pointers, so a wrong dtype, shape or layout must never reach it.
+
+The checks come in two halves, so that a caller that steps many times with the same model
+buffers (the training engine) checks those once (`check_model_buffers`) and each batch
+(`check_batch`) every step."""
 
 from __future__ import annotations
 
@@ -25,20 +29,35 @@ def check_step_arguments(
     sample_weight: np.ndarray | None,
 ) -> int:
     """Raises ValueError naming the first bad buffer; returns the loss's divisor `norm`."""
+    inputs = model_inputs(weight)
+    norm = check_batch(images, index, labels, inputs, norm=norm, sample_weight=sample_weight)
+    check_model_buffers(weight, bias, grad_w, grad_b, work, workspace_size, apply=apply)
+    return norm
+
+
+def model_inputs(weight: np.ndarray) -> int:
+    """The number of inputs of a (classes, inputs) weight; ValueError for anything else."""
     if not isinstance(weight, np.ndarray) or weight.ndim != 2:
         shape = getattr(weight, "shape", type(weight).__name__)
         raise ValueError(f"fused step: weight must be (classes, inputs), got {shape}")
-    classes, inputs = weight.shape
+    return weight.shape[1]
+
+
+def check_batch(
+    images: np.ndarray,
+    index: np.ndarray,
+    labels: np.ndarray,
+    inputs: int,
+    *,
+    norm: int | None,
+    sample_weight: np.ndarray | None,
+) -> int:
+    """What changes from one step to the next: the rows, this batch's index and labels (and
+    the weights per example); returns the loss's divisor `norm`."""
     batch = len(index)
     require("images", images, ROW_TYPES, (-1, inputs))
     require("index", index, INT64, (batch,))
     require("labels", labels, INT64, (batch,))
-    require("weight", weight, FLOAT32, (classes, inputs), writable=apply)
-    if bias is not None:
-        require("bias", bias, FLOAT32, (classes,), writable=apply)
-    require("grad_w", grad_w, FLOAT32, (classes, inputs), writable=True)
-    require("grad_b", grad_b, FLOAT32, (classes,), writable=True)
-    require("work", work, FLOAT32, (workspace_size,), writable=True)
     if sample_weight is not None:
         if images.dtype != FLOAT32:
             raise ValueError("fused step: sample_weight needs float32 rows, got uint8 images")
@@ -47,6 +66,27 @@ def check_step_arguments(
     if norm < 1:
         raise ValueError(f"fused step: norm must be positive, got {norm}")
     return norm
+
+
+def check_model_buffers(
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    grad_w: np.ndarray,
+    grad_b: np.ndarray,
+    work: np.ndarray,
+    workspace_size: int,
+    *,
+    apply: bool,
+) -> None:
+    """What stays the same from step to step: the parameters (written when `apply`), the
+    gradients and the scratch memory."""
+    classes, inputs = weight.shape
+    require("weight", weight, FLOAT32, (classes, inputs), writable=apply)
+    if bias is not None:
+        require("bias", bias, FLOAT32, (classes,), writable=apply)
+    require("grad_w", grad_w, FLOAT32, (classes, inputs), writable=True)
+    require("grad_b", grad_b, FLOAT32, (classes,), writable=True)
+    require("work", work, FLOAT32, (workspace_size,), writable=True)
 
 
 def require(

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import DEFAULTS, format_setting
 from ..errors import ConfigError
 from ..fileio import atomic_write_bytes, atomic_write_json
 from .rundir import RunDir
@@ -45,10 +46,6 @@ class SweepDir:
     def run(self, name: str) -> RunDir:
         return RunDir(self.path / name)
 
-    @staticmethod
-    def holds_sweep(path: str | Path) -> bool:
-        return (Path(path) / SweepDir.PLAN).is_file()
-
     @classmethod
     def prepare(
         cls, path: str | Path, runs: Mapping[str, dict[str, Any]], command: str | None = None
@@ -64,12 +61,12 @@ class SweepDir:
             )
         recorded = sweep.plan()
         if recorded is not None:
-            if recorded["runs"] != _plain(runs):
+            difference = _difference(recorded["runs"], _plain(runs))
+            if difference:
+                command = recorded.get("command") or f"see {sweep.file(cls.PLAN)}"
                 raise ConfigError(
-                    f"{{name}} {sweep.path}: holds another sweep "
-                    f"({_difference(recorded['runs'], _plain(runs))}); repeat its own command "
-                    f"to finish it ({recorded.get('command') or 'see ' + str(sweep.file(cls.PLAN))}"
-                    "), or choose another {name}",
+                    f"{{name}} {sweep.path}: holds another sweep ({difference}); repeat its own "
+                    f"command to finish it ({command}), or choose another {{name}}",
                     "out",
                 )
             return sweep
@@ -91,16 +88,14 @@ class SweepDir:
             return None
         try:
             plan = json.loads(path.read_text())
-            if plan.get("format") != FORMAT or not isinstance(plan.get("runs"), dict):
+            runs = plan.get("runs")
+            if plan.get("format") != FORMAT or not isinstance(runs, dict):
                 raise ValueError("not a softmaxreg sweep plan")
+            if not all(isinstance(settings, dict) for settings in runs.values()):
+                raise ValueError("a run's settings are not a mapping")
         except (ValueError, UnicodeDecodeError, AttributeError) as exc:
             raise ConfigError(f"{path}: unreadable sweep plan ({exc})") from None
         return plan
-
-    def runs(self) -> list[RunDir]:
-        """The planned runs' folders, in the plan's order (made or not)."""
-        plan = self.plan()
-        return [self.run(name) for name in (plan or {}).get("runs", {})]
 
     def write_summary(self, rows: Sequence[Mapping[str, Any]]) -> Path:
         """summary.csv: one row per run, the columns of the first row."""
@@ -121,23 +116,31 @@ def _plain(runs: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _difference(recorded: dict, planned: dict) -> str:
+    """How the recorded plan differs from this one, in words; "" when it is the same sweep.
+
+    A setting missing on one side (recorded before it existed, say) counts as its default:
+    that is what those runs trained with."""
     new = [name for name in planned if name not in recorded]
     gone = [name for name in recorded if name not in planned]
     if new or gone:
         parts = [f"{len(new)} run(s) not in it, e.g. {new[0]}" if new else ""]
         parts += [f"{len(gone)} of its runs not in this one, e.g. {gone[0]}" if gone else ""]
         return "; ".join(p for p in parts if p)
-    changed = next(name for name in planned if planned[name] != recorded[name])
-    setting = next(k for k in planned[changed] if planned[changed][k] != recorded[changed].get(k))
-    return (
-        f"run {changed} has {setting} {recorded[changed].get(setting)!r} there, "
-        f"{planned[changed][setting]!r} here"
-    )
+    for name in planned:
+        there, here = _with_defaults(recorded[name]), _with_defaults(planned[name])
+        setting = next((k for k in {**there, **here} if there.get(k) != here.get(k)), None)
+        if setting is not None:
+            return (
+                f"run {name} has {setting} {there.get(setting)!r} there, {here.get(setting)!r} here"
+            )
+    return ""
+
+
+def _with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **settings}  # plain values already, as sweep.json holds them
 
 
 def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return value
+    """A summary.csv cell: as a run's name writes the value (lr=1, nesterov=true); empty
+    for none, so that the column reads as missing there."""
+    return "" if value is None else format_setting(value, exact=True)

@@ -26,7 +26,7 @@ def state_arrays(model: nn.Module, optimizer, rng_state: torch.Tensor) -> dict[s
     for i, p in enumerate(optimizer.param_groups[0]["params"]):
         buf = optimizer.state.get(p, {}).get("momentum_buffer")
         if buf is not None:
-            arrays[f"optim.{i}.momentum_buffer"] = _cpu(buf)
+            arrays[momentum_buffer(i)] = _cpu(buf)
     arrays[RNG] = _cpu(rng_state)
     return arrays
 
@@ -39,31 +39,45 @@ def optimizer_settings(optimizer) -> list[dict]:
 def restore(
     model: nn.Module, optimizer, arrays: dict[str, np.ndarray], meta: dict, path: Path
 ) -> torch.Tensor:
-    """Load `arrays` into `model` and `optimizer` in place (everything checked first); return
-    the shuffling generator's state."""
+    """Load `arrays` into `model` and `optimizer` in place (everything checked first, so a
+    damaged file changes nothing and says so in one line); return the shuffling generator's
+    state."""
     state = model.state_dict()
     for name, value in state.items():
-        saved = arrays.get(CHECKPOINT_PREFIX + name)
-        if saved is None or tuple(saved.shape) != tuple(value.shape):
-            raise CheckpointError(
-                f"{path}: tensor {CHECKPOINT_PREFIX}{name} is missing or does not fit the model "
-                f"(expected {tuple(value.shape)})"
-            )
+        _check_fits(arrays.get(CHECKPOINT_PREFIX + name), CHECKPOINT_PREFIX + name, value, path)
+    params = optimizer.param_groups[0]["params"]
+    for i, p in enumerate(params):
+        if momentum_buffer(i) in arrays:
+            _check_fits(arrays[momentum_buffer(i)], momentum_buffer(i), p, path)
     rng = arrays.get(RNG)
     if rng is None or rng.dtype != np.uint8:
         raise CheckpointError(f"{path}: no shuffling generator state; the file is damaged")
     with torch.no_grad():
         for name, value in state.items():
             value.copy_(torch.from_numpy(np.array(arrays[CHECKPOINT_PREFIX + name])))
-    params = optimizer.param_groups[0]["params"]
     for i, p in enumerate(params):
-        buf = arrays.get(f"optim.{i}.momentum_buffer")
+        buf = arrays.get(momentum_buffer(i))
         if buf is not None:
             tensor = torch.from_numpy(np.array(buf)).to(device=p.device, dtype=p.dtype)
             optimizer.state.setdefault(p, {})["momentum_buffer"] = tensor
     for group, saved in zip(optimizer.param_groups, meta.get("param_groups", []), strict=False):
         group.update(saved)
     return torch.from_numpy(np.array(rng))
+
+
+def momentum_buffer(i: int) -> str:
+    """The checkpoint's name for the momentum buffer of the optimizer's `i`-th parameter."""
+    return f"optim.{i}.momentum_buffer"
+
+
+def _check_fits(saved: np.ndarray | None, name: str, live: torch.Tensor, path: Path) -> None:
+    """`saved` is there, and has the shape and dtype of the tensor it replaces."""
+    expected = torch.empty(0, dtype=live.dtype).numpy().dtype
+    if saved is None or tuple(saved.shape) != tuple(live.shape) or saved.dtype != expected:
+        raise CheckpointError(
+            f"{path}: tensor {name} is missing or does not fit the model (expected "
+            f"{expected} {tuple(live.shape)}); the file is damaged or from another model"
+        )
 
 
 def _cpu(t: torch.Tensor) -> np.ndarray:

@@ -263,40 +263,35 @@ class FusedEngine:
         group = self.optimizer.param_groups[0]
         a = self._compiled_arrays()
         plain = is_plain_sgd(group)
-        result = self._kernel(
-            pixels.numpy(),
-            index.numpy(),
-            y.numpy(),
-            a["weight"],
-            a["bias"],
-            a["grad_w"],
-            a["grad_b"],
-            a["work"],
-            scale=1 / 255,
-            lr=group["lr"],
-            apply=plain,
+        result = a["step"](
+            pixels.numpy(), index.numpy(), y.numpy(), scale=1 / 255, lr=group["lr"], apply=plain
         )
         if not plain:
             self._optimizer_update(a["grad_w_t"], a["grad_b_t"], group)
         return result
 
     def _compiled_arrays(self) -> dict[str, Any]:
-        """numpy views sharing the parameters' memory, and scratch, made once: again only if a
-        parameter's storage was replaced (model.to(...), a new tensor assigned)."""
+        """numpy views sharing the parameters' memory, scratch, and the compiled step bound to
+        them (checked here, once: each step then checks only its batch), made once: again only
+        if a parameter's storage was replaced (model.to(...), a new tensor assigned)."""
         key = (self.weight.data_ptr(), None if self.bias is None else self.bias.data_ptr())
         if self._arrays.get("key") != key:
             assert self._kernel is not None
             classes, inputs = self.weight.shape
             grad_w, grad_b = torch.empty(classes, inputs), torch.empty(classes)
+            arrays = (
+                self.weight.detach().numpy(),
+                None if self.bias is None else self.bias.detach().numpy(),
+                grad_w.numpy(),
+                grad_b.numpy(),
+                self._kernel.workspace(inputs, classes),
+            )
             self._arrays = {
                 "key": key,
-                "weight": self.weight.detach().numpy(),
-                "bias": None if self.bias is None else self.bias.detach().numpy(),
+                **dict(zip(("weight", "bias", "grad_w", "grad_b", "work"), arrays, strict=True)),
                 "grad_w_t": grad_w,
                 "grad_b_t": grad_b,
-                "grad_w": grad_w.numpy(),
-                "grad_b": grad_b.numpy(),
-                "work": self._kernel.workspace(inputs, classes),
+                "step": self._kernel.bind(*arrays),
             }
         return self._arrays
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import TrainConfig
+from ..config import PARAMS, RUNTIME, TrainConfig
 from ..data.dataset import Dataset, load_dataset
 from ..data.splits import holdout_rows, rows_digest
 from ..errors import CheckpointError, ConfigError, Interrupted, SoftmaxRegError
@@ -43,6 +41,7 @@ from .launch import Launch
 from .loader import InMemorySplit, TrainSplit
 from .model import build_model, linear_of
 from .shuffle import ShufflePlan, choose_shuffle
+from .signals import stop_requests
 from .trainer import Position, Trainer
 
 # Two streams from one seed, so that changing the shuffling never changes the initial weights.
@@ -158,16 +157,17 @@ def resume_run(
     run_dir: str | Path,
     *,
     callbacks: Sequence[object] = (),
-    threads: int | None = None,
-    device: str | None = None,
     handle_signals: bool = True,
     plotter: Plotter = save_curves,
     should_stop: Callable[[], bool] | None = None,
+    **runtime: Any,
 ) -> RunResult:
-    """Continue a run from its last checkpoint (or from the start if it has none yet); only
-    how it runs (`threads`, `device`) may differ from the recorded settings."""
+    """Continue a run from its last checkpoint (or from the start if it has none yet). Only
+    how it runs may differ from the recorded settings: `runtime` holds any of the settings
+    marked runtime (engine, device, threads); None keeps the recorded value."""
     started = time.perf_counter()
-    peers = join(threads)
+    runtime = runtime_changes(runtime)
+    peers = join(runtime.get("threads"))
     with ExitStack() as held:
 
         def open_run() -> tuple[RunDir, TrainConfig, tuple[dict, dict] | None]:
@@ -179,9 +179,7 @@ def resume_run(
 
         # Rank 0 reads the run; the other processes (on other machines, maybe) get it from it.
         run, recorded, saved = peers.from_writer(open_run)
-        config = recorded.replace(
-            **{k: v for k, v in (("threads", threads), ("device", device)) if v is not None}
-        )
+        config = recorded.replace(**runtime)
         dev = peers.place(setup_device(config))
         dataset = peers.together(lambda: load_dataset(config.dataset, config.data_dir))
         peers.check_same(dataset, config)
@@ -206,6 +204,22 @@ def resume_run(
         )
         with failures_recorded(run, peers.writes):
             return _execute(job)
+
+
+def runtime_changes(settings: dict[str, Any]) -> dict[str, Any]:
+    """The runtime settings given (None: keep the run's own); ConfigError, in one line, for
+    any other setting, since it would change what the run trains."""
+    fixed = [name for name in settings if name not in PARAMS or not PARAMS[name].runtime]
+    if fixed:
+        raise ConfigError(
+            "a resumed run keeps the settings it recorded; only how it runs may change "
+            f"({', '.join(RUNTIME)}), not {{name}}",
+            fixed[0],
+        )
+    given = {name: value for name, value in settings.items() if value is not None}
+    for name, value in given.items():  # checked before the run's folder is touched
+        PARAMS[name].check(name, value)
+    return given
 
 
 def validation_holdout(config: TrainConfig, dataset: Dataset) -> Holdout | None:
@@ -483,28 +497,3 @@ def setup_device(config: TrainConfig) -> torch.device:
     if config.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(config.device)
-
-
-@contextmanager
-def stop_requests(enabled: bool = True, twice: bool = True) -> Iterator[threading.Event]:
-    """While active, the first SIGINT/SIGTERM asks training to stop after the current step
-    (it then saves a checkpoint); a second SIGINT interrupts at once, if `twice`. (Under
-    torchrun it is not: torchrun passes the terminal's Ctrl-C on to its processes again.)"""
-    flag = threading.Event()
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def request_stop(signum, frame):
-        if twice and flag.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag.set()
-
-    for s in previous:
-        signal.signal(s, request_stop)
-    try:
-        yield flag
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)

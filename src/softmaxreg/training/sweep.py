@@ -23,24 +23,23 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..config import PARAMS, TrainConfig, positive_int
+from ..config import PARAMS, RUNTIME, TrainConfig, format_setting, positive_int
 from ..data.dataset import Dataset, load_dataset
 from ..data.splits import holdout_rows
 from ..errors import ConfigError, Interrupted, SoftmaxRegError
 from ..records.rundir import EMPTY, FAILED, FINISHED, STOPPED, UNFINISHED, RunDir
 from ..records.summary import RunSummary, summarize
 from ..records.sweepdir import SweepDir
+from .signals import stop_requests
 
 PENDING = "pending"  # a planned run not started yet
-RUNTIME = tuple(name for name, p in PARAMS.items() if p.runtime)  # how to run: not swept
 
 
 @dataclass(frozen=True)
@@ -135,25 +134,18 @@ def _check_values(name: str, values: list[Any]) -> None:
         if value is not None:
             PARAMS[name].check(name, value)
         if any(value == other and type(value) is type(other) for other in seen):
-            raise ConfigError(f"{{name}}: {value_text(value)} is listed twice", name)
+            raise ConfigError(
+                f"{{name}}: {format_setting(value, exact=True)} is listed twice", name
+            )
         seen.append(value)
 
 
 def run_name(settings: Mapping[str, Any], swept: Sequence[str]) -> str:
     """A run's folder name: the settings that vary across the sweep, `lr=0.1,batch_size=64`
     (`run` when nothing varies)."""
-    name = ",".join(f"{key}={value_text(settings[key])}" for key in swept) or "run"
-    return name.replace(os.sep, "_").replace("/", "_")
-
-
-def value_text(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):  # every digit, so that names never collide; 1, not 1.0
-        return repr(value).removesuffix(".0")
-    return str(value)
+    # exact: every digit, so that two values never share a folder
+    name = ",".join(f"{key}={format_setting(settings[key], exact=True)}" for key in swept)
+    return (name or "run").replace(os.sep, "_").replace("/", "_")
 
 
 def swept_settings(runs: Sequence[PlannedRun]) -> list[str]:
@@ -277,10 +269,9 @@ def train_or_resume(
                 resume_run(
                     path,
                     callbacks=callbacks,
-                    threads=config.threads,
-                    device=config.device,
                     handle_signals=False,
                     should_stop=should_stop,
+                    **{name: getattr(config, name) for name in RUNTIME},
                 )
             else:
                 key = (config.dataset, config.data_dir)
@@ -319,7 +310,7 @@ def _run_here(
 ) -> dict:
     """One run after another in this process (N = 1, or a single run left)."""
     outcomes: dict[str, dict] = {}
-    with _stop_requests() as stop:
+    with stop_requests() as stop:
         for planned in todo:
             if stop.is_set():
                 break
@@ -346,7 +337,7 @@ def _run_in_pool(
     # picture is all that is left to do once the last run ends.
     threading.Thread(target=_import_plotting, name="softmaxreg-plots", daemon=True).start()
     with (
-        _stop_requests() as stop,
+        stop_requests() as stop,
         ProcessPoolExecutor(
             workers, context, initializer=_start_worker, initargs=(events,)
         ) as pool,
@@ -422,30 +413,6 @@ def _forward_stop() -> None:
             os.kill(child.pid or 0, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
-
-
-@contextmanager
-def _stop_requests() -> Iterator[threading.Event]:
-    """The first SIGINT or SIGTERM asks the sweep to stop (every run saves a checkpoint); a
-    second SIGINT interrupts at once. (The runner's own version needs torch.)"""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def request_stop(signum, frame):
-        if flag.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag.set()
-
-    for s in previous:
-        signal.signal(s, request_stop)
-    try:
-        yield flag
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 # -- in a worker process: the work itself is in sweep_worker, which only workers import ------

@@ -1,17 +1,18 @@
 """A sweep's worker process: what it imports once, how it stops, and how it trains one run.
 
 Only the processes a sweep starts import this module (the fork server preloads it, a spawned
-worker imports it first thing): importing it loads torch and matplotlib, and makes the
-process skip the interpreter's teardown when it exits. Every run's files are written and its
-result sent back before a worker is ended, and tearing down an interpreter that loaded torch
-would only keep the sweep (and whoever reads its output) waiting.
+worker imports it first thing): importing it loads torch and matplotlib, and nothing more.
+`start`, which runs first in every worker, sets the process up: it listens for stop requests,
+warms matplotlib up, and makes the process skip the interpreter's teardown when it exits.
+Every run's files are written and its result sent back before a worker is ended, and tearing
+down an interpreter that loaded torch would only keep the sweep (and whoever reads its
+output) waiting.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -23,11 +24,8 @@ import matplotlib.figure  # noqa: F401
 from ..config import TrainConfig
 from ..views.plots import rehearse_curves
 from . import runner  # noqa: F401 - torch, once for every run of this process
+from .signals import request_stop_on_signals
 from .sweep import _EpochEvents, train_or_resume
-
-# Fonts and renderers loaded here, once: a fork server's workers inherit them warm, instead of
-# each paying for them on its first run's curves.
-rehearse_curves(10)
 
 STOP = threading.Event()
 _STATE: dict[str, Any] = {}
@@ -42,22 +40,16 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-atexit.register(_exit_now)
-
-
 def start(events) -> None:
     """Set up a worker: stop cleanly on SIGINT or SIGTERM (the sweep forwards its own stop as
     SIGTERM), interrupt at once on a second SIGINT (a second Ctrl-C); send each finished
-    epoch to `events`."""
-
-    def request_stop(signum, frame):
-        if STOP.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        STOP.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    epoch to `events`; exit without the interpreter's teardown."""
+    request_stop_on_signals(STOP)
     _STATE.update(events=events, datasets={})
+    atexit.register(_exit_now)
+    # Fonts and renderers loaded now, while the sweep hands out its first runs, instead of
+    # inside the first run's curves.
+    rehearse_curves(10)
 
 
 def work(path: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -113,9 +113,9 @@ class Trainer:
                 self._emit("on_stop", self)
                 raise Interrupted(f"stopped at epoch {pos.epoch + 1} step {pos.step}")
         eval_started = time.perf_counter()
-        test_acc = accuracy_on(self.model, self.test)
+        _, test_acc = evaluate(self.model, self.test)
         val_loss, val_acc = (
-            (None, None) if self.val is None else loss_and_accuracy_on(self.model, self.val)
+            (None, None) if self.val is None else evaluate(self.model, self.val, with_loss=True)
         )
         self.eval_seconds += time.perf_counter() - eval_started
         pos.seconds += time.perf_counter() - started
@@ -161,31 +161,21 @@ class Trainer:
 
 
 @torch.no_grad()
-def accuracy_on(model: nn.Module, split: InMemorySplit, chunk: int = 10000) -> float:
-    """Fraction of `split` classified correctly, in large ordered chunks without autograd.
+def evaluate(
+    model: nn.Module, split: InMemorySplit, with_loss: bool = False, chunk: int = 10000
+) -> tuple[float | None, float]:
+    """(mean cross-entropy, accuracy) over `split`, in large ordered chunks without autograd;
+    the loss (the stable log-sum-exp form) only `with_loss`, else None.
 
     For a whole test set at once, the model's own X W^T layout is the fast one here (the
     opposite of a training step's 256 rows), and it is the arithmetic `Classifier` uses."""
     was_training = model.training
     model.eval()
-    correct = 0
-    for X, y in split.chunks(chunk):
-        correct += int((model(X).argmax(dim=1) == y).sum())
-    model.train(was_training)
-    return correct / len(split)
-
-
-@torch.no_grad()
-def loss_and_accuracy_on(
-    model: nn.Module, split: InMemorySplit, chunk: int = 10000
-) -> tuple[float, float]:
-    """Mean cross-entropy (the stable log-sum-exp form) and accuracy over `split`."""
-    was_training = model.training
-    model.eval()
     loss_sum, correct = 0.0, 0
     for X, y in split.chunks(chunk):
         logits = model(X)
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        if with_loss:
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(dim=1) == y).sum())
     model.train(was_training)
-    return loss_sum / len(split), correct / len(split)
+    return (loss_sum / len(split) if with_loss else None), correct / len(split)

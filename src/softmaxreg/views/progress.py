@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+# A setting's value for people (0.1, 1e-05, true, none); compare and the sweep's picture take
+# it from here too.
+from ..config import format_setting
+
 
 def format_epoch(record, epochs: int) -> str:
     width = len(str(epochs))
@@ -143,15 +147,6 @@ def format_run(name: str, summary) -> str:
         f"{summary.test_acc:.4f} (best {best.test_acc:.4f} at epoch {best.epoch}), "
         f"{summary.seconds:.2f} s"
     )
-
-
-def format_setting(value) -> str:
-    """A setting's value for people: 0.1, 1e-05, true, none."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 KEY_SETTINGS = ("batch_size", "lr")  # always listed by `softmaxreg runs`, besides what differs
