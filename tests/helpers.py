@@ -222,3 +222,34 @@ def multipart(fields: dict[str, tuple[str | None, bytes]]) -> tuple[bytes, str]:
         parts.append(f"--{boundary}\r\n{head}\r\n\r\n".encode() + data + b"\r\n")
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def metrics_rows(run: Path) -> list[dict[str, str]]:
+    """A run's metrics.csv rows without the seconds column: what two runs of the same
+    computation must agree on to the last digit."""
+    import csv
+
+    with open(Path(run) / "metrics.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def same_model(a: Path, b: Path) -> bool:
+    """Whether two runs' model files hold the very same tensors."""
+    from safetensors.numpy import load_file
+
+    x, y = load_file(Path(a) / "model.safetensors"), load_file(Path(b) / "model.safetensors")
+    return x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+
+
+class StopAt:
+    """A training callback whose `flag` turns true after step `step` of epoch `epoch` (both
+    counted from 1): pass `should_stop=lambda: stopper.flag` to stop a run there."""
+
+    def __init__(self, epoch: int, step: int) -> None:
+        self.epoch, self.step, self.current, self.flag = epoch, step, 0, False
+
+    def on_epoch_start(self, epoch: int, steps: int) -> None:
+        self.current = epoch
+
+    def on_step(self, step: int, steps: int) -> None:
+        self.flag = self.flag or (self.current == self.epoch and step == self.step)

@@ -12,17 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import metrics_rows, run_cli
 from softmaxreg.config import TrainConfig
 from softmaxreg.errors import ConfigError
 from softmaxreg.records import RunDir
 from softmaxreg.training.runner import train_run
 from softmaxreg.training.sweep import plan_sweep, run_sweep
-
-
-def rows_without_seconds(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
 def read_summary(sweep):
@@ -92,9 +87,7 @@ def test_sweep_runs_are_the_runs_train_makes(real_data, tmp_path):
     for lr in (0.05, 0.2):
         lone = train_run(TrainConfig(lr=lr, epochs=2), tmp_path / f"lone-{lr}", dataset=real_data)
         run = sweep / f"lr={lr}"
-        assert rows_without_seconds(run / "metrics.csv") == rows_without_seconds(
-            lone.path / "metrics.csv"
-        )
+        assert metrics_rows(run) == metrics_rows(lone.path)
         assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in lone.path.iterdir())
         row = summary[f"lr={lr}"]
         best = max(lone.history, key=lambda r: r.test_acc)
@@ -176,9 +169,7 @@ def test_ctrl_c_stops_every_run_and_the_same_command_finishes_them(real_data, tm
     assert proc.returncode == 0, proc.stderr
     assert {row["status"] for row in read_summary(sweep).values()} == {"finished"}
     lone = train_run(TrainConfig(lr=0.1, epochs=6), tmp_path / "lone", dataset=real_data)
-    assert rows_without_seconds(sweep / "lr=0.1" / "metrics.csv") == rows_without_seconds(
-        lone.path / "metrics.csv"
-    )
+    assert metrics_rows(sweep / "lr=0.1") == metrics_rows(lone.path)
 
 
 def test_sweep_flags_take_comma_lists_with_none_for_optional_settings():

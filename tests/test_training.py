@@ -1,21 +1,16 @@
 """The seed's experiment on the real Fashion-MNIST, reproducibility, resume, divergence."""
 
-import csv
 import warnings
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from helpers import StopAt, metrics_rows, same_model
 from softmaxreg.config import TrainConfig
 from softmaxreg.errors import DivergenceError, Interrupted
 from softmaxreg.training.runner import resume_run, train_run
 from softmaxreg.training.trainer import TrainingWarning
-
-
-def rows_without_seconds(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
 @pytest.mark.slow
@@ -44,9 +39,7 @@ def test_seed_run_reaches_the_books_accuracy(real_data, tmp_path, seed):
 def test_same_seed_gives_identical_metrics_and_weights(real_data, tmp_path):
     a = train_run(TrainConfig(epochs=3), tmp_path / "a", dataset=real_data)
     b = train_run(TrainConfig(epochs=3), tmp_path / "b", dataset=real_data)
-    assert rows_without_seconds(a.path / "metrics.csv") == rows_without_seconds(
-        b.path / "metrics.csv"
-    )
+    assert metrics_rows(a.path) == metrics_rows(b.path)
     wa, wb = load_file(a.path / "model.safetensors"), load_file(b.path / "model.safetensors")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     c = train_run(TrainConfig(epochs=3, seed=1), tmp_path / "c", dataset=real_data)
@@ -62,26 +55,11 @@ def test_autograd_engine_runs_the_seed_with_the_same_results(real_data, tmp_path
         assert f.test_acc == pytest.approx(a.test_acc, abs=2e-4)
 
 
-class StopAt:
-    """Callback that asks the trainer to stop after a given global step."""
-
-    def __init__(self, step_in_epoch, epoch):
-        self.epoch, self.step_in_epoch, self.current = epoch, step_in_epoch, 0
-        self.flag = False
-
-    def on_epoch_start(self, epoch, steps):
-        self.current = epoch
-
-    def on_step(self, step, steps):
-        if self.current == self.epoch and step == self.step_in_epoch:
-            self.flag = True
-
-
 @pytest.mark.parametrize("epoch, step", [(1, 100), (2, 235), (3, 1)])
 def test_stop_and_resume_is_bit_identical(real_data, tmp_path, epoch, step):
     config = TrainConfig(epochs=3, momentum=0.9, schedule="cosine")
     whole = train_run(config, tmp_path / "whole", dataset=real_data)
-    stopper = StopAt(step, epoch)
+    stopper = StopAt(epoch, step)
     with pytest.raises(Interrupted):
         train_run(
             config,
@@ -92,12 +70,8 @@ def test_stop_and_resume_is_bit_identical(real_data, tmp_path, epoch, step):
         )
     assert not (tmp_path / "part" / "model.safetensors").exists()
     resumed = resume_run(tmp_path / "part")
-    assert rows_without_seconds(whole.path / "metrics.csv") == rows_without_seconds(
-        resumed.path / "metrics.csv"
-    )
-    wa = load_file(whole.path / "model.safetensors")
-    wb = load_file(resumed.path / "model.safetensors")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert metrics_rows(whole.path) == metrics_rows(resumed.path)
+    assert same_model(whole.path, resumed.path)
 
 
 def test_divergence_stops_with_epoch_and_step(real_data, tmp_path):

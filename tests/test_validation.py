@@ -1,6 +1,5 @@
 """A validation split held out of the training set, and early stopping on its loss."""
 
-import csv
 import json
 import math
 
@@ -9,7 +8,7 @@ import pytest
 from safetensors.numpy import load_file
 
 import softmaxreg
-from helpers import run_cli
+from helpers import StopAt, metrics_rows, run_cli, same_model
 from softmaxreg.config import TrainConfig
 from softmaxreg.data.splits import holdout_rows
 from softmaxreg.errors import ConfigError, Interrupted
@@ -18,11 +17,6 @@ from softmaxreg.training.runner import resume_run, train_run
 from softmaxreg.views.plots import save_curves
 
 BOOK_COLUMNS = "epoch,train_loss,train_acc,test_acc,seconds"
-
-
-def rows_without_seconds(path):
-    with open(path, newline="") as f:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
 def test_holdout_is_seeded_disjoint_and_sized_like_train_test_split():
@@ -117,17 +111,6 @@ def test_a_run_killed_after_its_early_stop_resumes_to_the_same_model(stopped_ear
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-class StopAt:
-    def __init__(self, epoch, step):
-        self.epoch, self.step, self.current, self.flag = epoch, step, 0, False
-
-    def on_epoch_start(self, epoch, steps):
-        self.current = epoch
-
-    def on_step(self, step, steps):
-        self.flag = self.flag or (self.current == self.epoch and step == self.step)
-
-
 def test_stop_and_resume_with_validation_and_early_stop_is_identical(real_data, tmp_path):
     config = TrainConfig(epochs=4, val_fraction=0.2, early_stop=3, seed=5)
     whole = train_run(config, tmp_path / "whole", dataset=real_data)
@@ -141,14 +124,8 @@ def test_stop_and_resume_with_validation_and_early_stop_is_identical(real_data, 
             should_stop=lambda: stopper.flag,
         )
     resumed = resume_run(tmp_path / "part")
-    assert rows_without_seconds(whole.path / "metrics.csv") == rows_without_seconds(
-        resumed.path / "metrics.csv"
-    )
-    a, b = (
-        load_file(whole.path / "model.safetensors"),
-        load_file(resumed.path / "model.safetensors"),
-    )
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert metrics_rows(whole.path) == metrics_rows(resumed.path)
+    assert same_model(whole.path, resumed.path)
 
 
 def test_the_figure_and_the_report_mark_the_best_epoch(stopped_early, tmp_path):
