@@ -302,6 +302,21 @@ PREDICTION = [
         ("--show: expected a file name ending in .png",),
     ),
     BadInput(
+        "predict: `--show` where it cannot be written",
+        lambda folder, model: [
+            "predict",
+            "--model",
+            model,
+            _picture(folder, "real.png"),
+            "--show",
+            folder / "real.png" / "sheet.png",
+        ],
+        (
+            "--show",
+            "real.png/sheet.png: cannot write",
+        ),
+    ),
+    BadInput(
         "predict: `--top-k 0`",
         lambda folder, model: ["predict", "--model", model, "--top-k", "0", folder],
         ("--top-k must be a positive integer, got 0",),
@@ -467,6 +482,10 @@ _IMPORT_SOURCES = {
         lambda t: ["--train", t / "nowhere.csv", "--test", _good_csv(t)],
         ["nowhere.csv: no such file or folder"],
     ),
+    "a classes file that does not exist": (
+        lambda t: [*_bad_csv(t, lambda rows: rows), "--classes", t / "names.txt"],
+        ["--classes", "names.txt: no such file"],
+    ),
 }
 
 
@@ -608,6 +627,17 @@ def _other_sweep(folder: Path) -> Path:
     return SweepDir.prepare(folder / "old", runs, "softmaxreg sweep --lr 0.5,1 --out old").path
 
 
+def _damaged_metrics(folder: Path, model: Path) -> Path:
+    """A copy of the small run whose metrics.csv lost the end of its last line."""
+    import shutil
+
+    run = Path(shutil.copytree(model, folder / "run"))
+    lines = (run / "metrics.csv").read_text().splitlines()
+    lines[-1] = ",".join(lines[-1].split(",")[:3])
+    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+    return run
+
+
 EXPERIMENTS = [
     _sweep_case("an empty list (`--lr ''`)", ["--lr", ""], "--lr: no values given"),
     _sweep_case(
@@ -675,6 +705,11 @@ EXPERIMENTS = [
         "compare: `--out` not an .html file",
         lambda folder, model: ["compare", model, "--out", folder / "page.txt"],
         ("--out: expected a file name ending in .html",),
+    ),
+    BadInput(
+        "report: a run whose metrics.csv is damaged",
+        lambda folder, model: ["report", _damaged_metrics(folder, model)],
+        ("run/metrics.csv: line 2: has 3 values, expected 5 like the header",),
     ),
     BadInput(
         "runs: a folder that does not exist",

@@ -231,3 +231,31 @@ def test_without_the_onnx_package_one_line_says_what_to_install(small_run, tmp_p
     assert_clean_error(proc.returncode, proc.stdout, proc.stderr, "pip install 'softmaxreg[onnx]'")
     assert path.read_bytes() == b"an older export"
     assert sorted(q.name for q in tmp_path.iterdir()) == ["d", "m.onnx", "run"]
+
+
+def test_after_early_stopping_the_metadata_describes_the_kept_epoch(small_run, tmp_path):
+    """model.safetensors holds the kept (best) epoch's weights: the file's metrics are that
+    epoch's, not the last one trained."""
+    from softmaxreg.records.modelfile import model_bytes, read_model
+
+    weights = read_model(small_run / "model.safetensors")
+    last = {"epoch": 5, "train_loss": 0.2, "train_acc": 0.9, "test_acc": 0.80, "seconds": 0.1}
+    kept = {**last, "epoch": 3, "test_acc": 0.85, "val_loss": 0.3, "val_acc": 0.86}
+    weights.meta = {**weights.meta, "final": last, "kept_epoch": 3, "kept": kept}
+    model = tmp_path / "early.safetensors"
+    model.write_bytes(model_bytes(weights))
+    path = export_onnx(model, tmp_path / "early.onnx")
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["final_epoch"]) == kept
+    assert json.loads(meta["kept_epoch"]) == 3
+
+
+def test_export_checks_the_onnx_path_once(small_run, tmp_path, monkeypatch):
+    from softmaxreg.cli import main
+    from softmaxreg.inference import export
+
+    calls = []
+    real = export.check_onnx_path
+    monkeypatch.setattr(export, "check_onnx_path", lambda path: calls.append(path) or real(path))
+    assert main(["export", str(small_run), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert len(calls) == 1

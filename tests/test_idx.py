@@ -87,3 +87,9 @@ def test_directory_and_missing_file(tmp_path):
         read_idx(tmp_path)
     with pytest.raises(DataError, match="file not found"):
         read_idx(tmp_path / "nope")
+
+
+def test_encode_idx_refuses_a_dimension_beyond_32_bits():
+    # An empty array may declare any dimension; the header can hold only 32-bit ones.
+    with pytest.raises(ValueError, match="IDX dimensions must fit in 32 bits"):
+        encode_idx(np.zeros((2**32, 0), dtype=np.uint8))

@@ -288,6 +288,51 @@ def test_overwrite_replaces_a_gzipped_data_set(tmp_path, tiny_dir, splits):
     assert_dataset(tiny_dir, splits, ["0", "1", "2"])
 
 
+def test_a_failure_while_the_new_files_are_made_durable_keeps_the_old_set(
+    tmp_path, tiny_dir, splits, monkeypatch
+):
+    """The new files are all written and fsynced before an old one is removed or replaced:
+    a full disk reported by fsync (as delayed allocation reports it) changes nothing."""
+    import errno
+    import stat
+
+    (x, y), (tx, ty) = splits
+    np.savez(tmp_path / "train.npz", x=x, y=y)
+    np.savez(tmp_path / "test.npz", x=tx, y=ty)
+    before = {p.name: p.read_bytes() for p in tiny_dir.iterdir()}
+    real_fsync, synced = os.fsync, []
+
+    def fsync(fd):
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            synced.append(fd)
+            if len(synced) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match="No space left"):
+        import_dataset(tmp_path / "train.npz", tmp_path / "test.npz", tiny_dir, overwrite=True)
+    assert {p.name: p.read_bytes() for p in tiny_dir.iterdir()} == before  # no temporaries
+
+
+def test_atomic_paths_replace_a_set_and_remove_what_it_supersedes(tmp_path):
+    from softmaxreg.fileio import atomic_paths
+
+    (tmp_path / "a").write_text("old a")
+    (tmp_path / "stale.gz").write_text("old")
+    with atomic_paths([tmp_path / "a", tmp_path / "sub" / "b"], remove=[tmp_path / "stale.gz"]) as (
+        a,
+        b,
+    ):
+        a.write_text("new a")
+        b.write_text("new b")
+        assert (tmp_path / "a").read_text() == "old a" and (tmp_path / "stale.gz").exists()
+    assert (tmp_path / "a").read_text() == "new a" and (
+        tmp_path / "sub" / "b"
+    ).read_text() == "new b"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "sub"]
+
+
 # ---- streaming
 
 
@@ -432,3 +477,58 @@ def test_csv_and_npz_copies_of_fashion_mnist_train_exactly_like_the_original(rea
         assert metrics_without_seconds(run.path) == expected, copy
     config = json.loads((tmp_path / "run-from-csv" / "config.json").read_text())
     assert config["dataset"]["classes"] == list(real_data.classes)
+
+
+# ---- messages: the library names its parameters, the command line its flags
+
+
+def test_import_errors_name_the_python_parameters(tmp_path, splits):
+    from softmaxreg.data.importing.folders import FolderSource
+    from softmaxreg.data.importing.source import SizeRule
+
+    (x, y), (tx, ty) = splits
+    train, test = write_csv(tmp_path / "train.csv", x, y), write_csv(tmp_path / "test.csv", tx, ty)
+    (tmp_path / "a-file").write_text("")
+    cases = [
+        (
+            {"train": tmp_path / "nowhere.csv"},
+            "train",
+            "nowhere.csv: no such file or folder; check train",
+        ),
+        (
+            {"train": tmp_path / "a-file"},
+            "train",
+            "train " + str(tmp_path / "a-file") + ": cannot tell",
+        ),
+        ({"test": train}, "train", "train and test both read the same data"),
+        ({"size": (0, 5)}, "size", "size must be two positive integers H W, got (0, 5)"),
+        ({"out": tmp_path / "a-file"}, "out", f"out {tmp_path / 'a-file'}: is a file"),
+        ({"classes_file": tmp_path / "no.txt"}, "classes_file", "classes_file "),
+    ]
+    for change, param, message in cases:
+        args = {"train": train, "test": test, "out": tmp_path / "out", **change}
+        with pytest.raises(ConfigError) as caught:
+            import_dataset(args.pop("train"), args.pop("test"), args.pop("out"), **args)
+        assert caught.value.param == param and message in str(caught.value), str(caught.value)
+        assert "--" not in str(caught.value)
+    make_picture_folders(tmp_path / "pics", x[:6], y[:6])
+    with pytest.raises(ConfigError, match="^invert must be one of auto, yes, no, got 'maybe'$"):
+        FolderSource(tmp_path / "pics", SizeRule(None, ""), "maybe", 8)
+    with pytest.raises(ConfigError, match="^invert must be one of"):
+        load_image(
+            tmp_path / "pics" / "bag" / os.listdir(tmp_path / "pics" / "bag")[0], invert="no!"
+        )
+
+
+def test_the_command_line_names_its_flags(tmp_path, splits):
+    (x, y), (tx, ty) = splits
+    train, test = write_csv(tmp_path / "train.csv", x, y), write_csv(tmp_path / "test.csv", tx, ty)
+    missing = tmp_path / "names.txt"
+    rc, out, err = import_cli(
+        "--train", train, "--test", test, "--out", tmp_path / "o", "--classes", missing
+    )
+    assert_one_line_error(rc, out, err, f"--classes {missing}: no such file")
+    rc, out, err = import_cli("--train", train, "--test", train, "--out", tmp_path / "o")
+    assert_one_line_error(rc, out, err, "--train and --test both read the same data")
+    rc, out, err = import_cli("--train", train, "--test", test, "--out", train)
+    assert_one_line_error(rc, out, err, f"--out {train}: is a file, expected a folder")

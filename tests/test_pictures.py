@@ -278,6 +278,8 @@ def test_sheet_keeps_its_first_rows_and_says_when_it_cannot_be_written(tmp_path)
     with pytest.raises(SoftmaxRegError, match="cannot write") as caught:
         sheet.save(tmp_path / "a-file" / "sheet.png")
     assert "\n" not in str(caught.value)
+    # The library names its parameter; `predict --show` names the flag (tests/bad_inputs.py).
+    assert str(caught.value).startswith(f"path {tmp_path / 'a-file' / 'sheet.png'}: cannot write")
 
 
 def test_preparing_pictures_needs_no_torch(tmp_path):

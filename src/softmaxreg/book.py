@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import SoftmaxRegError
+from .fileio import atomic_write_bytes, atomic_write_text
 
 EXIT_FAILED = 1  # the book's code raised: its traceback is shown, as Python would
 # A `from d2l.torch import NAME` of a name not served surfaces as this ImportError.
@@ -208,8 +209,9 @@ def _run_notebook(path: Path, edition: str, folder: Path) -> int:
                 client.execute(env=env, stderr=log)
             except CellExecutionError as exc:
                 failure = exc
-    saved = folder / path.name
-    nbformat.write(notebook, saved)
+    text = nbformat.writes(notebook)
+    # Written as nbformat.write writes it (newline-ended), but atomically.
+    saved = atomic_write_text(folder / path.name, text if text.endswith("\n") else text + "\n")
     pictures = save_pictures(notebook, folder, path.stem)
     for picture in pictures:
         print(f"figure: {picture}")
@@ -252,12 +254,12 @@ def save_pictures(notebook, folder: Path, stem: str) -> list[Path]:
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
+            name = f"{stem}-figure-{len(saved) + 1}"
             if "image/svg+xml" in data:
-                target = folder / f"{stem}-figure-{len(saved) + 1}.svg"
-                target.write_text(_joined(data["image/svg+xml"]), encoding="utf-8")
+                target = atomic_write_text(folder / f"{name}.svg", _joined(data["image/svg+xml"]))
             elif "image/png" in data:
-                target = folder / f"{stem}-figure-{len(saved) + 1}.png"
-                target.write_bytes(base64.b64decode(_joined(data["image/png"])))
+                png = base64.b64decode(_joined(data["image/png"]))
+                target = atomic_write_bytes(folder / f"{name}.png", png)
             else:
                 continue
             saved.append(target)

@@ -1,7 +1,8 @@
 """Atomic file writes: write a temporary file beside the target, fsync it, rename it over.
 
 A reader (or a run killed with SIGKILL at any moment) sees either the old file or the new one,
-never half of one.
+never half of one. A set of files (a data set's four IDX files, say) is replaced by
+`atomic_paths`: every new file is written and made durable before the first old one is touched.
 """
 
 from __future__ import annotations
@@ -12,24 +13,52 @@ import os
 import queue
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _create_temporary(path)
-    try:
+    with atomic_paths([path]) as (tmp,):
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_paths(
+    paths: Sequence[str | Path], *, remove: Sequence[str | Path] = ()
+) -> Iterator[list[Path]]:
+    """Temporary paths, one beside each of `paths`, that replace them together on success.
+
+    Two phases: first every temporary is fsynced (where a full disk or an I/O error shows up
+    at the latest); only then are the files in `remove` unlinked and the temporaries renamed
+    over their targets, back to back, and each folder fsynced once. An error while the new
+    files are written or made durable leaves every target as it was; nothing that can run out
+    of space happens after the first old file is touched. POSIX has no rename of several files
+    at once, though: a crash (or a failing rename) between the unlinks and the last rename can
+    still leave some targets old and some new, in a window of a few system calls. On failure
+    the temporaries are removed."""
+    targets = [Path(p) for p in paths]
+    tmps: list[Path] = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmps.append(_create_temporary(target))
+        yield list(tmps)
+        for tmp in tmps:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        for old in remove:
+            Path(old).unlink(missing_ok=True)
+        for tmp, target in zip(tmps, targets, strict=True):
+            os.replace(tmp, target)
+        for folder in dict.fromkeys(
+            [*(t.parent for t in targets), *(Path(r).parent for r in remove)]
+        ):
+            _fsync_dir(folder)
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

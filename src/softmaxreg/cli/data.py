@@ -69,17 +69,24 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_data_import(args: argparse.Namespace) -> int:
     from ..data.importing import import_dataset
+    from ..errors import ConfigError
 
-    summary = import_dataset(
-        args.train,
-        args.test,
-        args.out,
-        classes_file=args.classes,
-        size=tuple(args.size) if args.size else None,
-        invert=args.invert,
-        overwrite=args.overwrite,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    try:
+        summary = import_dataset(
+            args.train,
+            args.test,
+            args.out,
+            classes_file=args.classes,
+            size=tuple(args.size) if args.size else None,
+            invert=args.invert,
+            overwrite=args.overwrite,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
+    except ConfigError as exc:
+        if exc.param != "classes_file":
+            raise
+        # The library's `classes_file` is this command's --classes.
+        raise ConfigError(exc.template, "classes", exc.others) from None
     if not args.quiet:
         print("\n".join(summary.lines()))
     return 0

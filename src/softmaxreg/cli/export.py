@@ -20,11 +20,10 @@ def add_parsers(sub) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..inference import Classifier
-    from ..inference.export import INPUT, check_onnx_path, export_onnx
+    from ..inference.export import INPUT, export_onnx
 
-    path = check_onnx_path(args.onnx)
     clf = Classifier.load(args.run)
-    export_onnx(clf, path)
+    path = export_onnx(clf, args.onnx)
     height, width = clf.image_shape
     unfinished = (
         " (an unfinished run: its last checkpoint)" if clf.meta.get("kind") == "checkpoint" else ""

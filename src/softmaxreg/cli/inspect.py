@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import SoftmaxRegError
+from ..errors import ConfigError
 from .arguments import add_data_flags
 
 
@@ -65,13 +65,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..config import positive_int
     from ..inference import Classifier
     from ..inference.predict import format_record, predict_paths
     from ..views.sheet import InputSheet, check_sheet_path
 
-    positive_int("top_k", args.top_k)
-    positive_int("batch_size", args.batch_size)
     sheet_path = check_sheet_path(args.show) if args.show else None
     sheet = InputSheet() if sheet_path else None
     clf = Classifier.load(args.model)
@@ -97,7 +94,10 @@ def _write_sheet(sheet, path: Path) -> None:
         print("softmaxreg: --show: no pictures to show (IDX files are not drawn)", file=sys.stderr)
         return
     sys.stdout.flush()  # the predictions first, then where their sheet went
-    sheet.save(path)
+    try:
+        sheet.save(path)
+    except ConfigError as exc:  # the sheet's `path` is this command's --show
+        raise ConfigError(exc.template, "show", exc.others) from None
     shown = f"{path}"
     if sheet.left_out:
         shown += f" (the first {len(sheet.rows)} pictures; {sheet.left_out} more not drawn)"
@@ -105,11 +105,7 @@ def _write_sheet(sheet, path: Path) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..records.rundir import load_weights
     from ..views.report import write_report
 
-    if not Path(args.run).is_dir():
-        raise SoftmaxRegError(f"{args.run}: not a run folder; pass a folder from softmaxreg train")
-    load_weights(args.run)  # a clear error for a folder that is not a run, or has no model yet
     print(write_report(args.run, args.split))
     return 0

@@ -14,18 +14,18 @@ are used. This module never imports torch.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from ..fileio import atomic_path, atomic_write_json
+from ..fileio import atomic_path
 from .download import check_payload, fetch
 from .gunzip import needs_unpacking, unpacked_copy
 from .idx import inspect_idx, read_idx
-from .memory import judge_fit, memory_at_hand
+from .memo import memo_matches, source_stamp, write_memo
+from .memory import memory_at_hand, shuffle_kind
 from .sources import (
     SPLITS,
     DatasetSpec,
@@ -36,8 +36,6 @@ from .sources import (
     locate,
     not_found_error,
 )
-
-MEMO_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -158,7 +156,7 @@ def _load_file(spec: DatasetSpec, f: FileSpec, path: Path, ndim: int, progress: 
         return data.array, FileInfo(path, data.array.shape, "size and structure")
     memo_dir = cache_root() / "decoded" / spec.name
     npy, memo = memo_dir / (f.raw_name + ".npy"), memo_dir / (f.raw_name + ".json")
-    stamp = _stamp(path)
+    stamp = source_stamp(path)
     cached = _load_memo(npy, memo, stamp, f.sha256)
     if cached is not None:
         return cached, FileInfo(path, cached.shape, "sha256 (remembered)")
@@ -181,24 +179,13 @@ def _load_unchecked(path: Path, ndim: int, progress: bool) -> tuple[np.ndarray, 
     return array, FileInfo(path, array.shape, "structure")
 
 
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"source": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _load_memo(npy: Path, memo: Path, stamp: dict, sha256: str | None) -> np.ndarray | None:
-    try:
-        record = json.loads(memo.read_text())
-        if (
-            record.get("version") != MEMO_VERSION
-            or record.get("stamp") != stamp
-            or record.get("sha256") != sha256
-        ):
-            return None
-        # Copy-on-write mapping: pages load lazily, and the array stays writable for torch.
+    if not memo_matches(memo, stamp, sha256=sha256):
+        return None
+    try:  # copy-on-write mapping: pages load lazily, and the array stays writable for torch
         return np.load(npy, mmap_mode="c", allow_pickle=False)
     except (OSError, ValueError):
-        return None  # no memo, or a damaged one: decode and verify again
+        return None  # a damaged cache: decode and verify again
 
 
 def _save_memo(npy: Path, memo: Path, array: np.ndarray, stamp: dict, sha256: str) -> None:
@@ -206,7 +193,7 @@ def _save_memo(npy: Path, memo: Path, array: np.ndarray, stamp: dict, sha256: st
         with atomic_path(npy) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, array, allow_pickle=False)
-        atomic_write_json(memo, {"version": MEMO_VERSION, "stamp": stamp, "sha256": sha256})
+        write_memo(memo, stamp, sha256=sha256)
     except OSError:
         pass  # an unwritable cache only costs speed
 
@@ -258,7 +245,6 @@ def describe(dataset: Dataset) -> list[str]:
         shape = "x".join(map(str, info.shape))
         lines.append(f"  {split:5} {kind:6} {shape:>12}  verified: {info.verified:22} {info.path}")
     lines.append(f"  classes ({dataset.num_classes}): {', '.join(dataset.classes)}")
-    fit = judge_fit(dataset.train_images.nbytes, "training images", memory_at_hand())
-    shuffle = "global" if fit.fits else "block"
-    lines.append(f"  memory: {fit.reason}, so `train --shuffle auto` picks {shuffle}")
+    auto = shuffle_kind(dataset.train_images.nbytes, memory_at_hand())
+    lines.append(f"  memory: {auto.fit.reason}, so `train --shuffle auto` picks {auto.kind}")
     return lines

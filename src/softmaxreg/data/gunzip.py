@@ -5,25 +5,24 @@ is what the memory limit forbids. So a gzipped file whose header declares more t
 `IN_MEMORY_BYTES` is decompressed once, streaming, into
 `<cache>/decompressed/<source key>/<name without .gz>`: to a temporary file first, its gzip
 CRC and its length against the header checked while it is written, then renamed into place
-(atomic: a crash leaves no half file under the name). A JSON beside it records the source's
-path, size and modification time and the copy's sha256; while they match, later loads map the
-copy at once; when the source changes it is decompressed again.
+(atomic: a crash leaves no half file under the name). A memo beside it records the source's
+path, size and modification time (data.memo); while they match, later loads map the copy at
+once; when the source changes it is decompressed again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
 from ..errors import DataError
-from ..fileio import atomic_path, atomic_write_json
+from ..fileio import atomic_path
 from .idx import IdxInfo, open_idx, read_header
+from .memo import memo_matches, source_stamp, write_memo
 
 # Smaller gzipped files are decoded into memory as before (Fashion-MNIST's largest is 47 MB).
 IN_MEMORY_BYTES = 256 * 2**20
-MEMO_VERSION = 1
 _CHUNK = 4 * 2**20
 
 
@@ -37,18 +36,18 @@ def unpacked_copy(info: IdxInfo, cache: Path, *, progress: bool = True) -> Path:
     from filelock import FileLock
 
     source = info.path
-    stamp = _stamp(source)
+    stamp = source_stamp(source)
     folder = copy_folder(cache, source)
     target = folder / source.name.removesuffix(".gz")
     memo = folder / (target.name + ".json")
     expected = info.header.size + info.header.payload
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".lock")):  # one decompression at a time per source
-        if _memo_matches(memo, stamp, target, expected):
+        if memo_matches(memo, stamp) and _has_size(target, expected):
             return target
         _check_space(source, folder, expected)
-        sha256 = _decompress(info, target, progress)
-        atomic_write_json(memo, {"version": MEMO_VERSION, "stamp": stamp, "sha256": sha256})
+        _decompress(info, target, progress)
+        write_memo(memo, stamp)
     return target
 
 
@@ -59,11 +58,10 @@ def copy_folder(cache: Path, source: Path) -> Path:
     return cache / "decompressed" / key
 
 
-def _decompress(info: IdxInfo, target: Path, progress: bool) -> str:
+def _decompress(info: IdxInfo, target: Path, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     path, header = info.path, info.header
-    digest = hashlib.sha256(header.raw)
     with (
         atomic_path(target) as tmp,
         open_idx(path) as (stream, _, _),
@@ -89,7 +87,6 @@ def _decompress(info: IdxInfo, target: Path, progress: bool) -> str:
                     f"declares {header.payload} for dimensions {header.dims}",
                     "replace the file",
                 )
-            digest.update(chunk)
             out.write(chunk)
             left -= len(chunk)
             bar.update(len(chunk))
@@ -98,7 +95,6 @@ def _decompress(info: IdxInfo, target: Path, progress: bool) -> str:
             raise DataError(
                 path, f"trailing bytes after the {header.payload}-byte payload", "replace the file"
             )
-    return digest.hexdigest()
 
 
 def _check_space(source: Path, folder: Path, needed: int) -> None:
@@ -112,18 +108,8 @@ def _check_space(source: Path, folder: Path, needed: int) -> None:
         )
 
 
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"source": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _memo_matches(memo: Path, stamp: dict, target: Path, expected: int) -> bool:
+def _has_size(path: Path, expected: int) -> bool:
     try:
-        record = json.loads(memo.read_text())
-        return (
-            record.get("version") == MEMO_VERSION
-            and record.get("stamp") == stamp
-            and target.stat().st_size == expected
-        )
-    except (OSError, ValueError):
+        return path.stat().st_size == expected
+    except OSError:
         return False

@@ -267,8 +267,7 @@ def encode_idx(array: np.ndarray) -> bytes:
     array = np.ascontiguousarray(array)
     if array.dtype != np.uint8:
         raise ValueError(f"IDX writer supports uint8 only, got {array.dtype}")
-    header = bytes([0, 0, UINT8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.tobytes()
+    return idx_header(array.shape) + array.tobytes()
 
 
 def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> Path:

@@ -49,6 +49,28 @@ def judge_fit(nbytes: int, what: str, at_hand: MemoryAtHand | None) -> Fit:
     return Fit(fits, f"{what} ({size}) {relation} half the memory at hand, {at_hand.describe()}")
 
 
+@dataclass(frozen=True)
+class ShuffleKind:
+    """Which shuffle a training split gets ("global" or "block"), and its size against the
+    memory at hand, in words."""
+
+    kind: str
+    fit: Fit
+
+
+def shuffle_kind(
+    nbytes: int, at_hand: MemoryAtHand | None, asked: str = "auto", what: str = "training images"
+) -> ShuffleKind:
+    """The rule of `--shuffle auto`: the global shuffle (random rows from memory) when the
+    training images fit (see `judge_fit`), the block shuffle (blocks read in order) otherwise;
+    any other `asked` is taken as it is. training.shuffle builds the plan; `softmaxreg data`
+    says what it would pick."""
+    fit = judge_fit(nbytes, what, at_hand)
+    if asked != "auto":
+        return ShuffleKind(asked, fit)
+    return ShuffleKind("global" if fit.fits else "block", fit)
+
+
 def memory_at_hand(
     proc: Path = Path("/proc"), cgroup_root: Path = Path("/sys/fs/cgroup")
 ) -> MemoryAtHand | None:

@@ -29,12 +29,13 @@ their header, before being decoded. numpy and Pillow only: no torch on this path
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ImageError, ImageTooLarge
+from ..errors import ConfigError, ImageError, ImageTooLarge
 
 IMAGE_SUFFIXES = set(".png .jpg .jpeg .bmp .gif .tif .tiff .webp .pgm .ppm .pbm .pnm".split())
 MAX_PIXELS = 40_000_000  # ~6300x6300; a 20000x20000 image is refused before decoding
@@ -100,8 +101,11 @@ def load_image(
 
 
 def check_invert(invert: str) -> None:
+    """The `invert` argument of everything that prepares pictures (predict, import)."""
     if invert not in INVERT_CHOICES:
-        raise ImageError(f"--invert must be one of {', '.join(INVERT_CHOICES)}, got {invert!r}")
+        raise ConfigError(
+            f"{{name}} must be one of {', '.join(INVERT_CHOICES)}, got {invert!r}", "invert"
+        )
 
 
 # Reading ----------------------------------------------------------------------------------
@@ -374,12 +378,33 @@ def _to_uint8(gray: np.ndarray) -> np.ndarray:
 # Finding ----------------------------------------------------------------------------------
 
 
+def is_picture_name(name: str) -> bool:
+    """A visible file with a picture's suffix. Hidden files (.DS_Store, the ._name copies
+    macOS leaves on other disks) are never pictures, whatever their suffix."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+def list_pictures(folder: str | Path) -> tuple[list[Path], int]:
+    """The pictures under `folder`, recursively, in torchvision ImageFolder's order (folders
+    sorted by path, each folder's files by name), and how many other visible files were passed
+    over. Hidden files and folders are ignored. Holds one folder's listing, nothing more."""
+    found: list[tuple[str, list[str]]] = []
+    skipped = 0
+    for where, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        pictures = sorted(f for f in filenames if is_picture_name(f))
+        skipped += sum(1 for f in filenames if not f.startswith(".")) - len(pictures)
+        found.append((where, pictures))
+    paths = [Path(where, name) for where, names in sorted(found) for name in names]
+    return paths, skipped
+
+
 def find_images(paths) -> list[Path]:
-    """Files as given, directories searched recursively for image files (sorted)."""
+    """Files as given; folders searched recursively for pictures (see `list_pictures`)."""
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            inside = sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+            inside, _ = list_pictures(p)
             if not inside:
                 raise ImageError(f"{p}: no image files found in this directory")
             found.extend(inside)

@@ -134,10 +134,12 @@ _INPUT_DOC = (
 def metadata(clf: Classifier) -> dict[str, str]:
     """What a user of the file needs to read its outputs and know where it came from: the
     class names and image shape (JSON), the version that exported it, and the data set,
-    settings and last epoch's metrics of its training, where the model file recorded them."""
+    settings and metrics of its training, where the model file recorded them. The metrics
+    (final_epoch) are those of the epoch whose weights the file holds: with early stopping the
+    kept epoch (kept_epoch), not the last one trained."""
     meta = clf.meta
     history = meta.get("history") or []
-    final = meta.get("final") or (history[-1] if history else None)
+    final = meta.get("kept") or meta.get("final") or (history[-1] if history else None)
     props: dict[str, Any] = {
         "classes": list(clf.classes),
         "image_shape": list(clf.image_shape),
@@ -147,6 +149,7 @@ def metadata(clf: Classifier) -> dict[str, str]:
         "dataset": meta.get("dataset"),
         "settings": meta.get("config"),
         "final_epoch": final,
+        "kept_epoch": meta.get("kept_epoch"),
         # A run exported before it finished carries its last checkpoint's weights.
         "finished": meta.get("kind") != "checkpoint",
     }

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import DataError
 from ..fileio import json_bytes
 
 CSV_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds")
@@ -79,18 +80,59 @@ def metrics_json(history: Sequence[EpochRecord]) -> bytes:
 
 
 def read_metrics_csv(path: Path) -> list[EpochRecord]:
-    with open(path, newline="") as f:
-        return [
-            EpochRecord(
-                int(r["epoch"]),
-                float(r["train_loss"]),
-                float(r["train_acc"]),
-                float(r["test_acc"]),
-                float(r["seconds"]),
-                *(_optional_float(r.get(k)) for k in VAL_COLUMNS),
-            )
-            for r in csv.DictReader(f)
-        ]
+    """The records of a metrics.csv; a damaged file (a cut-short or garbled line, a missing
+    column) is a DataError naming the file and the line."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            missing = [c for c in CSV_COLUMNS if c not in columns]
+            if missing:
+                raise _damaged(path, 1, f"the header has no {missing[0]!r} column")
+            records = []
+            for row in reader:
+                problem = _row_problem(row, len(columns))
+                if problem:
+                    raise _damaged(path, reader.line_num, problem)
+                records.append(_record(row))
+            return records
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise _damaged(path, None, f"not a CSV file ({exc})") from None
+
+
+def _record(row: dict[str, str]) -> EpochRecord:
+    return EpochRecord(
+        int(row["epoch"]),
+        float(row["train_loss"]),
+        float(row["train_acc"]),
+        float(row["test_acc"]),
+        float(row["seconds"]),
+        *(_optional_float(row.get(k)) for k in VAL_COLUMNS),
+    )
+
+
+def _row_problem(row: dict, width: int) -> str:
+    """What is wrong with one line of metrics.csv, or "" when it can be read."""
+    values = [v for k, v in row.items() if k is not None and v is not None]
+    extra = row.get(None) or []  # csv puts the values beyond the header's columns here
+    if len(values) != width or extra:
+        return f"has {len(values) + len(extra)} values, expected {width} like the header"
+    for key in CSV_COLUMNS + VAL_COLUMNS:
+        text = row.get(key)
+        if text is None or (key in VAL_COLUMNS and text in ("", "None")):
+            continue  # a run without a validation split has no val_* columns
+        try:
+            int(text) if key == "epoch" else float(text)
+        except (TypeError, ValueError):
+            return f"{key} {text!r} is not a number"
+    return ""
+
+
+def _damaged(path: Path, line: int | None, problem: str) -> DataError:
+    where = f"line {line}: " if line else ""
+    return DataError(
+        path, f"{where}{problem}", "the run's metrics file is damaged; restore it or train again"
+    )
 
 
 def _optional_float(text: str | None) -> float | None:

@@ -26,8 +26,16 @@ def tensor_bytes(arrays: dict[str, np.ndarray], kind: str, meta: dict[str, Any])
     """A file's whole content, made now: later changes to the arrays do not reach it."""
     from safetensors.numpy import save
 
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "softmaxreg": __version__}
-    metadata = {FORMAT: json.dumps({**header, "kind": kind, **meta})}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "softmaxreg": __version__,
+        "kind": kind,
+    }
+    # What the file is is said here alone: `meta` read from another file (a checkpoint's, say)
+    # carries that file's kind and version, which must not pass for this one's.
+    kept = {key: value for key, value in meta.items() if key not in header}
+    metadata = {FORMAT: json.dumps({**header, **kept})}
     return save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata=metadata)
 
 

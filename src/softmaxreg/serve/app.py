@@ -8,25 +8,22 @@ requests proceed side by side: the model is read once and only read after that.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import sys
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from ..config import positive_int
 from ..data.pictures import decode_picture
 from ..errors import ImageError, ImageTooLarge, SoftmaxRegError
 from ..inference import Classifier
-from ..inference.predict import predict_picture
+from ..inference.predict import check_prediction, predict_picture
 from ..version import __version__
+from ..views.page import png_data_url
 from .uploads import MAX_UPLOAD_BYTES, UploadError, read_upload
 
 QUERY = ("top_k", "include")
@@ -106,7 +103,7 @@ def _query(request: Request) -> tuple[int, set[str]]:
         top_k = int(text)
     except ValueError:
         raise SoftmaxRegError(f"top_k must be a positive integer, got {text!r}") from None
-    positive_int("top_k", top_k)
+    check_prediction(top_k)
     wanted = {part.strip() for part in query.get("include", "").split(",") if part.strip()}
     extra = sorted(wanted.difference(INCLUDES))
     if extra:
@@ -114,15 +111,6 @@ def _query(request: Request) -> tuple[int, set[str]]:
             f"include: unknown value {extra[0]!r}; the one there is: {', '.join(INCLUDES)}"
         )
     return top_k, wanted
-
-
-def png_data_url(gray: np.ndarray) -> str:
-    """A uint8 picture as a PNG `data:` URL, which a page shows without another request."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(gray).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def render_page(clf: Classifier) -> str:

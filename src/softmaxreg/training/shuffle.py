@@ -12,13 +12,13 @@ from there when it resumes (so a resumed run shuffles as it began, wherever it r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.memory import MemoryAtHand, judge_fit, memory_at_hand
+from ..data.memory import MemoryAtHand, memory_at_hand, shuffle_kind
 from ..data.rows import advise_will_need
 from .blocks import BlockShuffleSplit
 from .loader import InMemorySplit, TrainSplit
@@ -51,10 +51,12 @@ class ShufflePlan:
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> ShufflePlan:
-        """The plan a run recorded; runs from before there was a choice shuffled globally."""
+        """The plan a run recorded; runs from before there was a choice shuffled globally.
+        Keys this version does not know (written by a later one) are left out."""
         if not record:
             return cls("global", "global", "recorded before the block shuffle existed")
-        return cls(**record)
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in record.items() if key in known})
 
     def split(
         self, images: np.ndarray, labels: np.ndarray, device: str | torch.device = "cpu"
@@ -77,9 +79,9 @@ def choose_shuffle(
 ) -> ShufflePlan:
     """The plan for training on `images` (n, ...) with the setting `asked`."""
     at_hand = memory_at_hand() if at_hand is None else at_hand
-    fit = judge_fit(images.nbytes, "the training images", at_hand)
-    kind = asked if asked != "auto" else ("global" if fit.fits else "block")
-    if kind == "global":
+    choice = shuffle_kind(images.nbytes, at_hand, asked, "the training images")
+    fit = choice.fit
+    if choice.kind == "global":
         return ShufflePlan("global", asked, fit.reason, fit.fits)
     row_bytes = max(1, images.nbytes // max(1, len(images)))
     block_rows = max(1, min(BLOCK_BYTES // row_bytes, -(-len(images) // MIN_BLOCKS)))

@@ -23,7 +23,8 @@ from ..records.summary import (
     find_runs,
     summarize,
 )
-from .plots import inline_svg, new_figure
+from .page import html_page, inline_svg
+from .plots import new_figure
 from .progress import format_setting
 
 PAGE = "compare.html"
@@ -35,14 +36,10 @@ PANELS = (
 )
 VAL_PANELS = (("val_loss", "val loss"), ("val_acc", "val acc"))
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
-h1{font-size:1.5rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85rem} td,th{padding:.25rem .55rem;text-align:right}
-th{background:#f3f3f3} td.name,th.name{text-align:left;white-space:nowrap}
-svg{max-width:100%;height:auto}
+td.name,th.name{text-align:left;white-space:nowrap}
 th.diff{background:#ffe08a} td.diff{background:#fff3c4;font-weight:600}
 .swatch{display:inline-block;width:.9rem;height:.9rem;border-radius:2px;margin-right:.4rem;
-vertical-align:-.1rem} .same{color:#555;font-size:.85rem} code{background:#f6f6f6}
+vertical-align:-.1rem} .same{color:#555;font-size:.85rem}
 .failed{color:#c0392b}
 """
 
@@ -98,11 +95,9 @@ def compare_page(summaries: Sequence[RunSummary], labels: Sequence[str]) -> str:
     colors = [c for c, _ in zip(itertools.cycle(_palette()), summaries, strict=False)]
     differ = differing_settings(list(summaries))
     esc = html.escape
+    title = f"softmaxreg: {len(summaries)} runs compared"
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>softmaxreg: {len(summaries)} runs compared</title><style>{STYLE}</style>",
-        "</head><body>",
-        f"<h1>softmaxreg: {len(summaries)} runs compared</h1>",
+        f"<h1>{esc(title)}</h1>",
         "<h2>Curves</h2>",
         "<p>Every run on the same axes, one colour per run (the table's swatches)"
         + (
@@ -111,7 +106,7 @@ def compare_page(summaries: Sequence[RunSummary], labels: Sequence[str]) -> str:
             else ""
         )
         + ".</p>",
-        inline_svg(curves_figure(summaries, labels, colors)),
+        inline_svg(overlay_figure(summaries, labels, colors)),
         "<h2>Settings and results</h2>",
         "<p>Sorted by the test accuracy of each run's model; "
         + (
@@ -122,9 +117,8 @@ def compare_page(summaries: Sequence[RunSummary], labels: Sequence[str]) -> str:
         + "</p>",
         _table(summaries, labels, colors, differ),
         _same_settings(summaries, differ),
-        "</body></html>",
     ]
-    return "\n".join(parts)
+    return html_page(title, STYLE, "\n".join(parts))
 
 
 def _palette() -> list[str]:
@@ -134,9 +128,9 @@ def _palette() -> list[str]:
     return ["#{:02x}{:02x}{:02x}".format(*(int(255 * c) for c in cmap(i)[:3])) for i in range(10)]
 
 
-def curves_figure(summaries: Sequence[RunSummary], labels: Sequence[str], colors: Sequence[str]):
-    """One panel per metric, every run overlaid, all on the same epoch axis; the legend takes
-    the spare panel, or a band below."""
+def overlay_figure(summaries: Sequence[RunSummary], labels: Sequence[str], colors: Sequence[str]):
+    """Every run's curves overlaid: one panel per metric, all on the same epoch axis; the
+    legend takes the spare panel, or a band below. (plots.curves_figure is one run's.)"""
     panels = list(PANELS)
     if any(has_validation(s.history) for s in summaries):
         panels += VAL_PANELS

@@ -69,16 +69,6 @@ def _get(record, key):
     return record.get(key) if isinstance(record, dict) else getattr(record, key)
 
 
-def inline_svg(fig) -> str:
-    """The figure as an <svg> element, for a self-contained HTML page."""
-    import io
-
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
 def save_figure(fig, path: str | Path, **kwargs) -> Path:
     """Save atomically; the format follows the suffix (.svg, .png, ...)."""
     path = Path(path)

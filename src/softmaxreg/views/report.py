@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..fileio import atomic_write_text
+from ..inference.classifier import Classifier
 from ..inference.evaluation import evaluate_run
 from ..records.history import EpochRecord, best_val_epoch, has_validation
 from ..records.rundir import RunDir
+from .page import figure_data_url, html_page, inline_svg, png_data_url
 from .plots import (
     confusion_figure,
     curves_figure,
@@ -22,64 +23,45 @@ from .plots import (
 )
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
-h1{font-size:1.6rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9rem} td,th{padding:.25rem .6rem;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
-.row{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start} img,svg{max-width:100%}
+td:first-child,th:first-child{text-align:left}
+.row{display:flex;flex-wrap:wrap;gap:2rem;align-items:flex-start}
 .mistakes{display:flex;flex-wrap:wrap;gap:.8rem} .mistakes figure{margin:0;width:120px;
 font-size:.75rem;text-align:center} .mistakes img{width:84px;image-rendering:pixelated}
-code{background:#f6f6f6;padding:0 .2rem} tr.best td{background:#fff3c4;font-weight:600}
+tr.best td{background:#fff3c4;font-weight:600}
 """
 
 
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
-def _png(fig=None, array=None) -> str:
-    buf = io.BytesIO()
-    if fig is not None:
-        fig.savefig(buf, format="png")
-    else:
-        from PIL import Image
-
-        Image.fromarray(array).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
 def write_report(run_dir: str | Path, split: str = "test") -> Path:
-    """Evaluate the run and write `run_dir/report.html`; returns its path."""
+    """Evaluate the run and write `run_dir/report.html`; returns its path. A path that is not
+    a run folder, or a run without a model yet, is a one-line error."""
+    if Path(run_dir).is_file():
+        raise ConfigError(f"{run_dir}: not a run folder; pass a folder made by `softmaxreg train`")
     run = RunDir.existing(run_dir)
     run_dir = run.path
-    clf, data, ev = evaluate_run(run_dir, split)
     config = run.record()
-    history = run.history()
+    history = run.history()  # a damaged metrics file fails here, before the evaluation
+    clf, data, ev = evaluate_run(run_dir, split)
     images, labels = data.split(split)
-    templates = _png(weights_figure(clf.weight, ev.classes, clf.image_shape))
+    templates = figure_data_url(weights_figure(clf.weight, ev.classes, clf.image_shape))
     first = images[:18]
-    grid = _png(predictions_figure(first, labels[:18], clf.predict(first), ev.classes))
+    grid = figure_data_url(predictions_figure(first, labels[:18], clf.predict(first), ev.classes))
     esc = html.escape
     curves_file = run.file(RunDir.CURVES[0])
     if curves_file.is_file():
         curves = curves_file.read_text()
+        curves = curves[curves.index("<svg") :]
     else:  # an unfinished run: its curves so far
-        curves = _svg(curves_figure(history, run.config().epochs))
+        curves = inline_svg(curves_figure(history, run.config().epochs))
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>softmaxreg report: {esc(run_dir.name)}</title><style>{STYLE}</style></head><body>",
         f"<h1>softmaxreg run <code>{esc(str(run_dir))}</code></h1>",
         f"<p>{esc(data.name)}, {split} accuracy <b>{ev.accuracy:.4f}</b> after "
         f"{len(history)} epochs ({esc(run.state)} run)"
         + (f"; final train loss {history[-1].train_loss:.4f}" if history else "")
         + ".</p>",
         "<h2>Training curves</h2>",
-        _best_epoch_note(run, history),
+        _best_epoch_note(run, history, clf),
         "<div class='row'>",
-        curves[curves.index("<svg") :],
+        curves,
         _epoch_table(history),
         "</div>",
         "<h2>Per-class scores</h2><table><tr><th>class</th><th>precision</th><th>recall</th>"
@@ -92,7 +74,7 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         ],
         "</table>",
         "<h2>Confusion matrix</h2>",
-        _svg(confusion_figure(ev.confusion, ev.classes)),
+        inline_svg(confusion_figure(ev.confusion, ev.classes)),
         "<h2>Learned weight templates</h2><p>Each class's row of W as an image: red pixels "
         "raise the class's score, blue ones lower it.</p>",
         f"<img alt='weight templates' src='{templates}'>",
@@ -101,7 +83,8 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         f"<img alt='prediction grid' src='{grid}'>",
         "<h2>Most confident mistakes</h2><div class='mistakes'>",
         *[
-            f"<figure><img alt='test image {m['index']}' src='{_png(array=images[m['index']])}'>"
+            f"<figure><img alt='test image {m['index']}' "
+            f"src='{png_data_url(images[m['index']])}'>"
             f"<figcaption>#{m['index']}<br>true {esc(m['true'])}<br>predicted "
             f"{esc(m['predicted'])} ({m['probability']:.2f})</figcaption></figure>"
             for m in ev.mistakes[:16]
@@ -109,9 +92,9 @@ def write_report(run_dir: str | Path, split: str = "test") -> Path:
         "</div><h2>Configuration</h2><pre>",
         esc(json.dumps(config, indent=2)),
         "</pre>",
-        "</body></html>",
     ]
-    return atomic_write_text(run.file(RunDir.REPORT), "\n".join(parts))
+    page = html_page(f"softmaxreg report: {run_dir.name}", STYLE, "\n".join(parts))
+    return atomic_write_text(run.file(RunDir.REPORT), page)
 
 
 def _epoch_table(history: list[EpochRecord]) -> str:
@@ -132,7 +115,7 @@ def _epoch_table(history: list[EpochRecord]) -> str:
     return "".join(rows) + "</table>"
 
 
-def _best_epoch_note(run: RunDir, history: list[EpochRecord]) -> str:
+def _best_epoch_note(run: RunDir, history: list[EpochRecord], clf: Classifier) -> str:
     best = best_val_epoch(history)
     if best is None:
         return ""
@@ -144,13 +127,24 @@ def _best_epoch_note(run: RunDir, history: list[EpochRecord]) -> str:
     )
     config = run.config()
     if config.early_stop:
-        done = len(history)
-        what = f"stopped after epoch {done}" if done < config.epochs else "did not stop the run"
-        note += (
-            f"; early stopping (patience {config.early_stop}) {what}, and model.safetensors "
-            f"holds epoch {best}'s weights"
+        note += f"; early stopping (patience {config.early_stop}) " + _early_stop_outcome(
+            clf, len(history), config.epochs
         )
     return note + ".</p>"
+
+
+def _early_stop_outcome(clf: Classifier, done: int, epochs: int) -> str:
+    """What early stopping did, from the model the report evaluates: a finished run's model
+    records the epoch it kept (kept_epoch); a run without one has not finished (stopped by
+    Ctrl-C, say, or still training), whatever the number of its epochs suggests."""
+    kept = clf.meta.get("kept_epoch") if clf.meta.get("kind") == "model" else None
+    if kept is None:
+        return (
+            f"has not ended this run: it is unfinished after {done} of {epochs} epochs, and "
+            f"this report evaluates its last checkpoint (epoch {done}'s weights)"
+        )
+    what = f"stopped the run after epoch {done}" if done < epochs else "did not stop the run"
+    return f"{what}, and model.safetensors holds epoch {kept}'s weights"
 
 
 def write_evaluation_pictures(run: RunDir, clf, data, ev, split: str) -> list[Path]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, SoftmaxRegError
+from ..errors import ConfigError
 from ..fileio import atomic_path
 
 CELL = 112  # pixels of one picture cell: the 28x28 input drawn 4x, each pixel a square
@@ -102,7 +102,9 @@ class InputSheet:
             with atomic_path(path) as tmp:
                 image.save(tmp, format="PNG")
         except OSError as exc:
-            raise SoftmaxRegError(f"--show {path}: cannot write ({exc.strerror or exc})") from None
+            raise ConfigError(
+                f"{{name}} {path}: cannot write ({exc.strerror or exc})", "path"
+            ) from None
         return path
 
 

@@ -22,9 +22,12 @@ Memory stays bounded whatever the size: sources are read in blocks of `chunk_row
 the IDX files, whose headers hold a count of 0 until the end (`idx.IdxWriter`). Ids of class
 names sorted only at the end are rewritten in place in the (one byte per example) label files.
 
-Atomicity: every output file is written under a temporary name in the output folder and
-renamed into place only once both splits are complete, so a failure (or Ctrl-C) leaves the
-folder as it was. This module never imports torch.
+Replacing a data set: every output file is written under a temporary name in the output
+folder and made durable (fsync) first; only once both splits are complete and on disk are the
+old files removed and the new ones renamed into place, back to back (`fileio.atomic_paths`).
+So a bad source, a full disk or Ctrl-C while the files are written leaves the folder as it
+was; only a crash or an interruption within those few renames could leave old and new files
+side by side. This module never imports torch.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ...fileio import atomic_path
+from ...fileio import atomic_paths
 from ..idx import IdxWriter
 from ..sources import IDX, SPLITS
 from .csvfile import CsvSource
@@ -62,7 +65,7 @@ def open_source(
     """The source at `path`, by its kind: a folder, a .csv[.gz] or a .npz file."""
     path = Path(path)
     if not path.exists():
-        raise DataError(path, "no such file or folder", f"check --{split}")
+        raise ConfigError(f"{path}: no such file or folder; check {{name}}", split)
     if path.is_dir():
         return FolderSource(path, size, invert, chunk_rows)
     name = path.name.lower()
@@ -71,8 +74,9 @@ def open_source(
     if name.endswith((".csv", ".csv.gz")):
         return CsvSource(path, size, chunk_rows)
     raise ConfigError(
-        f"--{split} {path}: cannot tell its format from the name; expected a folder of class "
-        "folders, a .csv (or .csv.gz) file or a .npz file"
+        f"{{name}} {path}: cannot tell its format from the name; expected a folder of class "
+        "folders, a .csv (or .csv.gz) file or a .npz file",
+        split,
     )
 
 
@@ -127,8 +131,10 @@ def import_dataset(
     test_source = open_source(test, "test", test_rule, invert, chunk_rows)
     if test_source.reads_same_data_as(train_source):
         raise ConfigError(
-            f"--train and --test both read the same data from {test}; the test set must be "
-            "other examples"
+            f"{{name}} and {{test}} both read the same data from {test}; the test set must be "
+            "other examples",
+            "train",
+            others=("test",),
         )
     for source in (train_source, test_source):
         for label, where in source.declared_labels():
@@ -150,20 +156,22 @@ def _size_rule(size: tuple[int, int] | None) -> SizeRule:
     if size is None:
         return SizeRule(None, "")
     if len(size) != 2 or not all(isinstance(d, int) and d > 0 for d in size):
-        raise ConfigError(f"--size must be two positive integers H W, got {size}")
+        raise ConfigError(f"{{name}} must be two positive integers H W, got {size}", "size")
     return SizeRule((size[0], size[1]), f"--size {size[0]} {size[1]} says the images", "fix --size")
 
 
 def _prepare_out(out: Path, overwrite: bool) -> list[Path]:
     """Check `out` may be written; create it. Returns the folders created, deepest first."""
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: is a file, expected a folder")
+        raise ConfigError(f"{{name}} {out}: is a file, expected a folder", "out")
     names = [*OUTPUTS.values(), *(f.name for f in IDX.files.values()), CLASSES_FILE]
     present = [name for name in names if (out / name).exists()]
     if present and not overwrite:
         raise ConfigError(
-            f"--out {out} already holds a data set ({present[0]}); pass --overwrite to "
-            "replace it, or choose another folder"
+            f"{{name}} {out} already holds a data set ({present[0]}); pass {{overwrite}} to "
+            "replace it, or choose another folder",
+            "out",
+            others=("overwrite",),
         )
     created = [folder for folder in (out, *out.parents) if not folder.exists()]
     out.mkdir(parents=True, exist_ok=True)
@@ -173,10 +181,13 @@ def _prepare_out(out: Path, overwrite: bool) -> list[Path]:
 def _write_dataset(
     out: Path, sources: dict[str, Source], coder: LabelCoder, progress: bool
 ) -> ImportSummary:
-    with contextlib.ExitStack() as stack:
-        # Leaving the stack renames every finished file into place; an exception deletes them.
-        tmp = {key: stack.enter_context(atomic_path(out / name)) for key, name in OUTPUTS.items()}
-        classes_tmp = stack.enter_context(atomic_path(out / CLASSES_FILE))
+    names = [*OUTPUTS.values(), CLASSES_FILE]
+    # `--dataset idx` prefers a .gz file to the uncompressed one: stale ones go in the same
+    # step as the new files arrive, or old data could be paired with the new.
+    stale = [out / f.name for f in IDX.files.values()]
+    with atomic_paths([out / name for name in names], remove=stale) as tmps:
+        *idx_tmps, classes_tmp = tmps
+        tmp = dict(zip(OUTPUTS, idx_tmps, strict=True))
         seen = {}
         for split, source in sources.items():
             seen[split] = _copy_split(
@@ -187,10 +198,6 @@ def _write_dataset(
             for split in sources:
                 _relabel(tmp[(split, "labels")], table)
         classes_tmp.write_text("".join(f"{name}\n" for name in classes), encoding="utf-8")
-        # `--dataset idx` prefers a .gz file to the uncompressed one: stale ones must go before
-        # the new files appear, or an interruption could pair old data with the new.
-        for f in IDX.files.values():
-            (out / f.name).unlink(missing_ok=True)
     counts = {split: _final_counts(seen[split], table, len(classes)) for split in sources}
     skipped = sum(source.skipped for source in sources.values())
     return ImportSummary(out, classes, sources["train"].image_shape, counts, skipped)

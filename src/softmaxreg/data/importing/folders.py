@@ -8,37 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, DataError, ImageError
-from ..pictures import IMAGE_SUFFIXES, INVERT_CHOICES, load_image
+from ...errors import DataError, ImageError
+from ..pictures import IMAGE_SUFFIXES, check_invert, list_pictures, load_image
 from .labels import Where
 from .source import DEFAULT_IMAGE_SHAPE, Chunk, SizeRule, Source
-
-
-def _is_picture(name: str) -> bool:
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
-
-
-def _walk_pictures(class_dir: Path) -> tuple[list[str], int]:
-    """The pictures in a class folder, recursively, in torchvision ImageFolder's order (folders
-    sorted by path, files by name), and how many other files were skipped. Hidden files and
-    folders are ignored. Holds one class's listing, never the whole data set's."""
-    found: list[tuple[str, list[str]]] = []
-    skipped = 0
-    for folder, dirnames, filenames in os.walk(class_dir):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        pictures = sorted(f for f in filenames if _is_picture(f))
-        skipped += sum(1 for f in filenames if not f.startswith(".")) - len(pictures)
-        found.append((folder, pictures))
-    paths = [os.path.join(folder, f) for folder, names in sorted(found) for f in names]
-    return paths, skipped
 
 
 class FolderSource(Source):
     """One subfolder of pictures per class; class names are the sorted folder names."""
 
     def __init__(self, root: Path, size: SizeRule, invert: str, chunk_rows: int) -> None:
-        if invert not in INVERT_CHOICES:
-            raise ConfigError(f"--invert must be one of {', '.join(INVERT_CHOICES)}")
+        check_invert(invert)
         self.path = root
         self.image_shape = size.shape or DEFAULT_IMAGE_SHAPE
         self.invert = invert
@@ -57,7 +37,7 @@ class FolderSource(Source):
         # the progress bar gets its total.
         self.progress_total = 0
         for name in self.classes:
-            pictures, skipped = _walk_pictures(root / name)
+            pictures, skipped = list_pictures(root / name)
             if not pictures:
                 raise DataError(
                     root / name,
@@ -74,10 +54,10 @@ class FolderSource(Source):
     def chunks(self) -> Iterator[Chunk]:
         done = 0
         for name in self.classes:
-            pictures, _ = _walk_pictures(self.path / name)
+            pictures, _ = list_pictures(self.path / name)
             for start in range(0, len(pictures), self.chunk_rows):
                 block = pictures[start : start + self.chunk_rows]
-                images = np.stack([self._picture(Path(p)) for p in block])
+                images = np.stack([self._picture(p) for p in block])
                 labels = np.full(len(block), name, dtype=object)
                 done += len(block)
                 yield Chunk(images, labels, _locator(block), done, True)
@@ -89,6 +69,6 @@ class FolderSource(Source):
             raise DataError(path, str(exc).removeprefix(f"{path}: ")) from None
 
 
-def _locator(block: list[str]) -> Callable[[int], Where]:
+def _locator(block: list[Path]) -> Callable[[int], Where]:
     """Where the i-th picture of `block` is, for messages."""
-    return lambda i: (Path(block[i]), "")
+    return lambda i: (block[i], "")

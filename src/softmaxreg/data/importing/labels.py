@@ -161,11 +161,13 @@ def read_class_listing(path: str | Path) -> tuple[str, ...]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ConfigError(f"--classes {path}: no such file") from None
+        raise ConfigError(f"{{name}} {path}: no such file", "classes_file") from None
     except UnicodeDecodeError:
         raise DataError(path, "is not UTF-8 text", "write one class name per line") from None
     except OSError as exc:
-        raise ConfigError(f"--classes {path}: cannot be read ({exc.strerror})") from None
+        raise ConfigError(
+            f"{{name}} {path}: cannot be read ({exc.strerror})", "classes_file"
+        ) from None
     names = tuple(line.strip() for line in text.splitlines() if line.strip())
     if not names:
         raise DataError(path, "lists no class names", "write one class name per line")
