@@ -45,7 +45,7 @@ $(VENV)/.dev: $(VENV)/.installed pyproject.toml
 	touch $@
 
 $(VENV)/.bench: $(VENV)/.dev
-	$(PIP) -e '.[dev,bench]'
+	$(PIP) -e '.[$(EXTRAS),bench]'
 	touch $@
 
 # Fashion-MNIST: already verified, or Debian's dataset-fashion-mnist, or a download; else a

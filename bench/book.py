@@ -13,6 +13,7 @@ With the same seed, both packages see the same batches and initial weights, so t
 agree.
 
 Usage: python bench/book.py [--rows 4.5,3.7] [--repeat 3] [--real-python PYTHON ...]
+(or SOFTMAXREG_BOOK_PYTHONS=PYTHON:PYTHON, as `make bench` passes them)
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def main() -> None:
     parser.add_argument(
         "--real-python",
         action="append",
-        default=[],
-        help="an interpreter with the book's d2l package (once per edition)",
+        # make bench passes them through the environment, colon-separated
+        default=[p for p in os.environ.get("SOFTMAXREG_BOOK_PYTHONS", "").split(":") if p],
+        help="an interpreter with the book's d2l package (once per edition; default: "
+        "$SOFTMAXREG_BOOK_PYTHONS, colon-separated)",
     )
     args = parser.parse_args()
     rows = [r for r in args.rows.split(",") if r]
