@@ -49,9 +49,11 @@
 #define ALWAYS_INLINE static inline
 #endif
 
-/* AVX2 + FMA where the CPU has them, chosen at load time; baseline x86-64 otherwise. */
+/* AVX-512 or AVX2 + FMA where the CPU has them, chosen at load time; baseline x86-64
+   otherwise. (On CPUs with AVX-512 the wider clone is what keeps up with a BLAS library.) */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define MULTIVERSION \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSION
 #endif
