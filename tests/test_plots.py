@@ -1,7 +1,11 @@
-"""The curves figure: the rehearsed layout gives the very same files, in the worker too."""
+"""The curves figure: the rehearsed layout gives the very same files, in the worker and in
+the sweep's drawing service too."""
+
+import multiprocessing
 
 import pytest
 
+from softmaxreg.views.curves_service import CurvesClient, CurvesService
 from softmaxreg.views.plots import CurvesWorker, rehearse_curves, save_curves
 
 NAMES = ("curves.svg", "curves.png")
@@ -42,3 +46,47 @@ def test_worker_draws_what_the_parent_would(tmp_path, rehearsed_for):
     assert worker.proc.returncode == 0
     for name in ("curves.svg", "curves.png"):
         assert (tmp_path / "worker" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def with_val(records):
+    return [{**r, "val_loss": 0.8 - 0.01 * r["epoch"], "val_acc": 0.7} for r in records]
+
+
+def _ask(address, authkey, jobs, out):
+    client = CurvesClient(address, authkey)
+    for i, (records, epochs) in enumerate(jobs):
+        client(records, [f"{out}/{i}/{n}" for n in NAMES], epochs)
+
+
+def test_the_sweeps_drawing_service_draws_what_each_worker_would(tmp_path):
+    """Jobs from two processes at once, for figures of different axes (the margins it keeps
+    from one figure must not leak into another): every file equals a local drawing."""
+    jobs = [(history(5), 5), (history(10), 10), (with_val(history(5)), 5), (history(3), 5)]
+    with CurvesService(rehearse_epochs=5) as service:
+        context = multiprocessing.get_context("spawn")
+        workers = [
+            context.Process(
+                target=_ask, args=(service.address, service.authkey, jobs, tmp_path / str(w))
+            )
+            for w in range(2)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        assert [w.exitcode for w in workers] == [0, 0]
+    for i, (records, epochs) in enumerate(jobs):
+        save_curves(records, [tmp_path / "here" / str(i) / n for n in NAMES], epochs)
+        for w in range(2):
+            for name in NAMES:
+                drawn = (tmp_path / str(w) / str(i) / name).read_bytes()
+                assert drawn == (tmp_path / "here" / str(i) / name).read_bytes(), (w, i, name)
+
+
+def test_a_worker_draws_its_curves_itself_when_the_service_is_gone(tmp_path):
+    with CurvesService() as service:
+        address, authkey = service.address, service.authkey
+    client = CurvesClient(address, authkey)
+    paths = client(history(4), [tmp_path / n for n in NAMES], 4)
+    save_curves(history(4), [tmp_path / "here" / n for n in NAMES], 4)
+    assert [p.read_bytes() for p in paths] == [(tmp_path / "here" / n).read_bytes() for n in NAMES]

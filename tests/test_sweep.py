@@ -234,8 +234,9 @@ def test_one_bar_for_the_whole_sweep_or_a_line_per_run(capsys):
 
 
 def test_importing_the_worker_module_changes_nothing_in_the_process():
-    """Only a worker's set-up (start) skips the interpreter's teardown and rehearses the
-    figure: a script that merely imports the module keeps its own exit status."""
+    """Only a worker's set-up (start) skips the interpreter's teardown, and no worker draws a
+    figure until a run asks: a script that merely imports the module keeps its own exit
+    status."""
     script = (
         "import softmaxreg.views.plots as plots\n"
         "drawn = []\n"

@@ -20,7 +20,6 @@ import itertools
 import multiprocessing
 import os
 import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +36,7 @@ from ..errors import ConfigError, Interrupted, SoftmaxRegError
 from ..records.rundir import EMPTY, FAILED, FINISHED, STOPPED, UNFINISHED, RunDir
 from ..records.summary import RunSummary, summarize
 from ..records.sweepdir import SweepDir
+from ..views.curves_service import CurvesService
 from .signals import stop_requests
 
 PENDING = "pending"  # a planned run not started yet
@@ -256,10 +256,15 @@ def train_or_resume(
     should_stop: Callable[[], bool],
     callbacks: Sequence[object],
     datasets: dict[tuple[str, str | None], Dataset],
+    plotter: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Train `config` into `path`, or resume it there: {"status": finished | stopped | failed,
-    "reason": ..., "warnings": [...]}. Any error is the run's failure, not the sweep's."""
+    "reason": ..., "warnings": [...]}. Any error is the run's failure, not the sweep's.
+    `plotter` draws the curves (the runner's own by default)."""
+    from ..views.plots import save_curves
     from .runner import resume_run, train_run
+
+    plotter = plotter or save_curves
 
     outcome: dict[str, Any] = {"status": FINISHED, "reason": ""}
     with warnings.catch_warnings(record=True) as caught:
@@ -271,6 +276,7 @@ def train_or_resume(
                     callbacks=callbacks,
                     handle_signals=False,
                     should_stop=should_stop,
+                    plotter=plotter,
                     **{name: getattr(config, name) for name in RUNTIME},
                 )
             else:
@@ -284,6 +290,7 @@ def train_or_resume(
                     dataset=datasets[key],
                     handle_signals=False,
                     should_stop=should_stop,
+                    plotter=plotter,
                 )
         except Interrupted:
             outcome = {"status": STOPPED, "reason": ""}
@@ -333,13 +340,17 @@ def _run_in_pool(
     events = context.SimpleQueue()
     outcomes: dict[str, dict] = {}
     workers = min(jobs, len(todo))
-    # This process waits meanwhile: load what the summary's picture needs now, so that the
-    # picture is all that is left to do once the last run ends.
-    threading.Thread(target=_import_plotting, name="softmaxreg-plots", daemon=True).start()
+    # This process waits meanwhile: it imports matplotlib while the workers import torch (on
+    # a core that would idle), draws each run's curves for the worker that trained it, and
+    # has the summary's picture ready to draw once the last run ends.
     with (
+        CurvesService(rehearse_epochs=max(p.config.epochs for p in todo)) as curves,
         stop_requests() as stop,
         ProcessPoolExecutor(
-            workers, context, initializer=_start_worker, initargs=(events,)
+            workers,
+            context,
+            initializer=_start_worker,
+            initargs=(events, curves.address, curves.authkey),
         ) as pool,
     ):
         futures = {
@@ -376,8 +387,8 @@ def _run_in_pool(
     return outcomes
 
 
-# What every worker needs (torch, the runner, matplotlib for each run's curves), imported
-# once by the fork server and shared by the workers it forks.
+# What every worker needs (torch and the runner), imported once by the fork server and shared
+# by the workers it forks.
 PRELOAD = ["softmaxreg.training.sweep_worker"]
 
 
@@ -390,12 +401,6 @@ def _worker_context():
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context
-
-
-def _import_plotting() -> None:
-    from ..views.plots import rehearse_curves
-
-    rehearse_curves(10)  # matplotlib, its fonts and renderers, for the summary's picture
 
 
 def _drain(events, progress: SweepProgress) -> None:
@@ -418,10 +423,10 @@ def _forward_stop() -> None:
 # -- in a worker process: the work itself is in sweep_worker, which only workers import ------
 
 
-def _start_worker(events) -> None:
+def _start_worker(events, curves_address, curves_authkey: bytes) -> None:
     from . import sweep_worker
 
-    sweep_worker.start(events)
+    sweep_worker.start(events, curves_address, curves_authkey)
 
 
 def _work(path: str, settings: dict[str, Any]) -> dict[str, Any]:

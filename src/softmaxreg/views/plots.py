@@ -103,7 +103,7 @@ class CurvesWorker:
 
     def __call__(self, history: Sequence, paths: Sequence[str | Path], epochs: int | None = None):
         job = {
-            "history": [_as_dict(r) for r in history],
+            "history": [record_dict(r) for r in history],
             "paths": [str(p) for p in paths],
             "epochs": epochs,
         }
@@ -121,7 +121,7 @@ class CurvesWorker:
             self.proc.wait()
 
 
-def _as_dict(record) -> dict:
+def record_dict(record) -> dict:
     return record if isinstance(record, dict) else record.as_dict()
 
 
