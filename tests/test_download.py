@@ -3,6 +3,7 @@
 import dataclasses
 import gzip
 import hashlib
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -13,7 +14,7 @@ import pytest
 from helpers import write_dataset
 from softmaxreg.data import load_dataset
 from softmaxreg.data.download import fetch
-from softmaxreg.data.sources import IDX, FileSpec
+from softmaxreg.data.sources import DATASETS, IDX, FileSpec, get_spec, locate
 from softmaxreg.errors import DataError, DatasetNotFound
 
 
@@ -64,7 +65,17 @@ def test_corrupt_file_is_rejected_and_nothing_is_left(server, tmp_path):
     dest = tmp_path / "dl"
     with pytest.raises(DataError, match="checksum mismatch"):
         fetch(spec_for(good), dest, mirrors=(f"{base}/bad/",), progress=False)
-    assert [p.name for p in dest.iterdir() if p.name != ".fetch.lock"] == []
+    assert not dest.exists()  # the fetch made the folder, and removed it again
+
+
+def test_a_failed_fetch_into_a_folder_of_ones_own_keeps_the_folder(server, tmp_path):
+    base, good = server
+    dest = tmp_path / "mine"
+    (dest / "notes.txt").parent.mkdir()
+    (dest / "notes.txt").write_text("kept")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        fetch(spec_for(good), dest, mirrors=(f"{base}/bad/",), progress=False)
+    assert sorted(p.name for p in dest.iterdir() if p.name != ".fetch.lock") == ["notes.txt"]
 
 
 def test_error_status_on_first_mirror_uses_the_next(server, tmp_path):
@@ -98,3 +109,41 @@ def test_concurrent_fetches_end_with_one_verified_copy(server, tmp_path):
         payload = gzip.decompress((dest / f.name).read_bytes())
         assert hashlib.sha256(payload).hexdigest() == f.sha256
     assert not [p for p in dest.iterdir() if p.name.endswith((".unverified", ".tmp"))]
+
+
+def test_a_mirror_that_refuses_says_so_briefly_and_leaves_no_folder(server, tmp_path):
+    """The innermost reason (the socket's), not requests' wrappers; and the cache folder this
+    fetch created, holding only its lock, is gone again."""
+    _, good = server
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    with pytest.raises(DatasetNotFound) as caught:
+        fetch(spec_for(good), tmp_path / "dl", mirrors=(dead,), progress=False)
+    assert "Connection refused" in str(caught.value)
+    assert "HTTPConnectionPool" not in str(caught.value)
+    assert not (tmp_path / "dl").exists()
+
+
+def test_data_fetch_downloads_nothing_the_system_copy_holds(
+    real_data, tmp_path, monkeypatch, capsys
+):
+    """`softmaxreg data --fetch` with the data set in the system's folder (Debian's package)
+    and an empty cache: nothing to download (the mirror here is dead), nothing written."""
+    from softmaxreg.cli import main
+
+    spec = get_spec("fashion-mnist")
+    found = locate(spec)
+    system = tmp_path / "system"
+    system.mkdir()
+    for path in found.paths.values():
+        (system / path.name).symlink_to(path)
+    monkeypatch.setitem(
+        DATASETS,
+        "fashion-mnist",
+        dataclasses.replace(spec, system_dirs=(str(system),), mirrors=("http://127.0.0.1:9/",)),
+    )
+    monkeypatch.setenv("SOFTMAXREG_CACHE", str(tmp_path / "cache"))
+    assert main(["data", "--fetch"]) == 0
+    assert str(system) in capsys.readouterr().out
+    assert not (tmp_path / "cache" / "datasets" / "fashion-mnist").exists()

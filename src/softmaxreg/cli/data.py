@@ -56,10 +56,13 @@ def _add_import_parser(data: argparse.ArgumentParser) -> None:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from ..data import describe, fetch, get_spec, load_dataset
+    from ..data.sources import locate
 
     name = args.dataset or "fashion-mnist"
     spec = get_spec(name)
-    if args.fetch:
+    # --fetch downloads what is missing: into --data-dir when given, else into the cache
+    # unless the data set is already found (in the cache or the system's copy).
+    if args.fetch and (args.data_dir or locate(spec) is None):
         fetch(spec, args.data_dir, progress=not args.quiet)
     dataset = load_dataset(name, args.data_dir, download=False, progress=not args.quiet)
     if not args.quiet:

@@ -26,19 +26,30 @@ def fetch(
     progress: bool = True,
     timeout: float = 30.0,
 ) -> Path:
-    """Make sure `dest` (default: the cache) holds every file of `spec`; return the folder."""
+    """Make sure `dest` (default: the cache) holds every file of `spec`; return the folder.
+    A folder this call created is removed again when the download fails."""
     from filelock import FileLock
 
     dest = Path(dest) if dest else download_dir(spec)
     mirrors = spec.mirrors if mirrors is None else mirrors
     if not mirrors:
         raise not_found_error(spec, f"{spec.name} has no download mirror")
+    created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(dest / LOCK_NAME)):
-        present = find_in(dest, spec)
-        for key, f in spec.files.items():
-            if present[key] is None:
-                _fetch_one(spec, f, dest, mirrors, progress, timeout)
+    try:
+        with FileLock(str(dest / LOCK_NAME)):
+            present = find_in(dest, spec)
+            for key, f in spec.files.items():
+                if present[key] is None:
+                    _fetch_one(spec, f, dest, mirrors, progress, timeout)
+    except BaseException:
+        if created:
+            (dest / LOCK_NAME).unlink(missing_ok=True)
+            try:
+                dest.rmdir()  # only if nothing else came in meanwhile
+            except OSError:
+                pass
+        raise
     return dest
 
 
@@ -94,5 +105,22 @@ def check_payload(path: Path, f: FileSpec, display: Path | None = None):
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
+    """What went wrong, in a few words: requests wraps urllib3's error, which wraps the
+    socket's, and the innermost one says what happened (a name not resolved, a refusal)."""
+    inner = exc
+    while True:
+        wrapped = next(
+            (
+                e
+                for e in (getattr(inner, "reason", None), *getattr(inner, "args", ())[:1])
+                if isinstance(e, BaseException)
+            ),
+            None,
+        )
+        if wrapped is None:
+            break
+        inner = wrapped
+    text = str(inner).splitlines()[0] if str(inner) else type(inner).__name__
+    if inner is not exc and "(" in text and text.startswith(("HTTPConnection", "<urllib3")):
+        text = text.split(": ", 1)[-1]  # the connection's repr adds nothing to the reason
+    return text[:160]
