@@ -57,3 +57,22 @@ def test_the_cosine_schedule_runs_from_lr_down_to_a_hundredth():
     assert [tuned.lr_at(e) for e in range(16)] == [cosine_lr(0.2, e, 16) for e in range(16)]
     assert cosine_lr(0.2, 0, 16) == 0.2 and cosine_lr(0.2, 16, 16) == pytest.approx(0.002)
     assert TrainConfig(lr=0.3).lr_at(5) == 0.3
+
+
+@pytest.mark.parametrize("state", ["finished", "unfinished"])
+def test_a_run_folder_refused_from_python_names_the_parameters(tmp_path, state):
+    """The same refusal the CLI words with --out/--overwrite/--resume, from Python."""
+    from softmaxreg.records import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.file(RunDir.CONFIG).write_text("{}")
+    if state == "finished":
+        run.file(RunDir.MODEL).write_bytes(b"")
+    with pytest.raises(ConfigError) as err:
+        RunDir.create(run.path)
+    article = "a" if state == "finished" else "an"
+    expected = f"out {run.path}: already holds {article} {state} run; pass overwrite to replace it"
+    assert expected in str(err.value)
+    assert ("resume to continue it" in str(err.value)) == (state == "unfinished")
+    assert "--" not in str(err.value)

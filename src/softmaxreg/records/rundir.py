@@ -114,11 +114,12 @@ class RunDir:
             state = run.state
             if not overwrite:
                 what = {FINISHED: "a finished run", UNFINISHED: "an unfinished run"}
-                resume = ", or --resume to continue it" if state == UNFINISHED else ""
+                resume = ", {resume} to continue it" if state == UNFINISHED else ""
                 raise ConfigError(
                     f"{{name}} {run.path}: already holds {what.get(state, 'other files')}; "
-                    f"pass --overwrite to replace it{resume}, or choose another {{name}}",
+                    f"pass {{overwrite}} to replace it{resume}, or choose another {{name}}",
                     "out",
+                    ("overwrite", "resume"),
                 )
             if state == EMPTY:
                 raise ConfigError(
