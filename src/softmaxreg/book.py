@@ -43,10 +43,16 @@ def run_book(path: str | Path, edition: str | None = None, out: str | Path | Non
     source = _read_code(path)
     chosen = edition or editions.detect_edition(source)
     folder = Path(out) if out else path.parent / f"{path.stem}-out"
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    if isinstance(source, str):  # a script
-        return _run_script(path, source, chosen, folder)
-    return _run_notebook(path, chosen, folder)
+    try:
+        if isinstance(source, str):  # a script
+            return _run_script(path, source, chosen, folder)
+        return _run_notebook(path, chosen, folder)
+    except SoftmaxRegError:
+        if created and not any(folder.iterdir()):  # refused before it wrote anything
+            folder.rmdir()
+        raise
 
 
 def real_d2l_installed() -> bool:

@@ -126,6 +126,7 @@ def test_a_name_of_another_chapter_is_refused_in_one_line(tmp_path):
     code, out, err = run_cli("book", script)
     _one_line_refusal(code, err, "d2l.train_ch6", "chapter 6", "0.17")
     assert "<function accuracy" in out  # what ran before the missing name did run
+    assert not (tmp_path / "lenet-out").exists()  # it drew nothing: no empty folder left
 
 
 def test_a_name_imported_from_d2l_torch_is_refused_in_one_line(tmp_path):
