@@ -327,3 +327,21 @@ def test_fashion_mnist_reaches_the_goal_without_torch(real_data):
     assert float(accuracy) >= 0.83
     if IN_CI:
         assert compiled == "True"
+
+
+def test_without_scikit_learn_the_estimator_says_what_to_install():
+    code = (
+        "import sys\n"
+        "sys.modules['sklearn'] = None  # as if scikit-learn were not installed\n"
+        "import softmaxreg\n"
+        "try:\n"
+        "    softmaxreg.SoftmaxRegression\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "softmaxreg.SoftmaxRegression needs scikit-learn, which is not installed: "
+        "pip install 'softmaxreg[sklearn]'"
+    )
