@@ -2,6 +2,7 @@
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -9,6 +10,7 @@ from safetensors.torch import load_file
 from helpers import StopAt, metrics_rows, same_model
 from softmaxreg.config import TrainConfig
 from softmaxreg.errors import DivergenceError, Interrupted
+from softmaxreg.records import RunDir
 from softmaxreg.training.runner import resume_run, train_run
 from softmaxreg.training.trainer import TrainingWarning
 
@@ -78,6 +80,27 @@ def test_divergence_stops_with_epoch_and_step(real_data, tmp_path):
     with pytest.raises(DivergenceError, match=r"epoch 1 step \d+ \(learning rate 1e\+38\)"):
         train_run(TrainConfig(lr=1e38, epochs=2), tmp_path / "run", dataset=real_data)
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+class PoisonAfterFirstEpoch:
+    """Makes the weights infinite once epoch 1 has ended (and been saved)."""
+
+    def on_epoch_end(self, trainer, record) -> None:
+        if record.epoch == 1:
+            with torch.no_grad():
+                trainer.model[1].weight.fill_(float("inf"))
+
+
+def test_divergence_after_an_epoch_says_which_weights_the_checkpoint_keeps(tiny_dir, tmp_path):
+    config = TrainConfig(dataset="idx", data_dir=str(tiny_dir), epochs=3, batch_size=16)
+    with pytest.raises(DivergenceError) as caught:
+        train_run(config, tmp_path / "late", callbacks=[PoisonAfterFirstEpoch()])
+    assert "epoch 2 step 1" in str(caught.value)
+    assert "the checkpoint keeps epoch 1's weights" in str(caught.value)
+    arrays, meta = RunDir(tmp_path / "late").read_checkpoint()
+    assert len(meta["history"]) == 1 and np.isfinite(arrays["model.1.weight"]).all()
+    with pytest.raises(DivergenceError, match="no epoch was completed, so no weights are kept"):
+        train_run(config.replace(lr=1e38), tmp_path / "early")
 
 
 def test_too_large_learning_rate_warns_once_but_trains(real_data, tmp_path):

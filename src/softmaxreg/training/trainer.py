@@ -96,11 +96,15 @@ class Trainer:
         for pixels, rows, y in self.train.batches(self.batch_size, self.generator, pos.step):
             loss_sum, correct = step(pixels, rows, y)
             if not math.isfinite(loss_sum):
+                kept = (
+                    f"the checkpoint keeps epoch {pos.epoch}'s weights"
+                    if pos.epoch
+                    else "no epoch was completed, so no weights are kept"
+                )
                 raise DivergenceError(
                     f"training diverged: non-finite loss at epoch {pos.epoch + 1} step "
-                    f"{pos.step + 1} (learning rate {self._lr():g}); weights from the last "
-                    f"completed epoch are kept; try a smaller --lr (e.g. {self._lr() / 10:g})"
-                    " or --init-std"
+                    f"{pos.step + 1} (learning rate {self._lr():g}); {kept}; try a smaller "
+                    f"--lr (e.g. {self._lr() / 10:g}) or --init-std"
                 )
             pos.loss_sum += loss_sum
             pos.correct += correct
