@@ -90,3 +90,24 @@ def test_a_worker_draws_its_curves_itself_when_the_service_is_gone(tmp_path):
     paths = client(history(4), [tmp_path / n for n in NAMES], 4)
     save_curves(history(4), [tmp_path / "here" / n for n in NAMES], 4)
     assert [p.read_bytes() for p in paths] == [(tmp_path / "here" / n).read_bytes() for n in NAMES]
+
+
+def test_the_y_range_is_the_books_unless_a_value_lies_outside():
+    from softmaxreg.views.plots import curves_figure
+
+    assert curves_figure(history(10), 10).axes[0].get_ylim() == (0.3, 0.9)
+    large = [{**r, "train_loss": 5.3 - 0.2 * r["epoch"], "val_loss": 1.4} for r in history(10)]
+    low, high = curves_figure(large, 10).axes[0].get_ylim()
+    assert low == 0.3 and 5.1 < high < 5.3  # the epoch-1 loss of 5.1, not clipped, a bit above
+    small = [{**r, "test_acc": 0.1} for r in history(3)]
+    assert curves_figure(small, 3).axes[0].get_ylim()[0] < 0.1
+
+
+def test_rehearsed_margins_are_not_used_on_a_widened_y_range(tmp_path):
+    large = [{**r, "train_loss": 12.0} for r in history(5)]
+    save_curves(large, [tmp_path / "tight" / n for n in NAMES], 5)
+    save_curves(large, [tmp_path / "rehearsed" / n for n in NAMES], 5, rehearse_curves(5))
+    for name in NAMES:
+        assert (tmp_path / "tight" / name).read_bytes() == (
+            tmp_path / "rehearsed" / name
+        ).read_bytes()

@@ -170,3 +170,11 @@ def test_train_says_which_epoch_it_kept(tiny_dir, tmp_path):
     assert f"model.safetensors holds epoch {kept}'s weights" in lines[4]
     assert "did not stop the 4 epochs" in lines[4]
     assert math.isfinite(float(lines[-1].split("test acc ")[1].split(";")[0]))
+
+
+def test_the_curves_of_an_early_stopped_run_span_the_epochs_it_trained(stopped_early, tmp_path):
+    """Not the 30 asked for: the figure ends where training did (and the losses of lr 1,
+    above the book's 0.9, are on it: see test_plots)."""
+    trained = len(stopped_early.history)
+    expected = save_curves(stopped_early.history, [tmp_path / "curves.svg"], trained)[0]
+    assert (stopped_early.path / "curves.svg").read_bytes() == expected.read_bytes()

@@ -420,7 +420,10 @@ class RunWriter:
 
     def finish(self, trainer: Trainer) -> None:
         self.files.close()
-        self.plotter(trainer.history, self.run.files_named(RunDir.CURVES), self.config.epochs)
+        # The axes span every epoch asked for, or those trained when early stopping ended it.
+        early_end = self.early.stopped_after if self.early is not None else None
+        shown = early_end or self.config.epochs
+        self.plotter(trainer.history, self.run.files_named(RunDir.CURVES), shown)
         linear = linear_of(trainer.model)
         assert linear is not None and linear.bias is not None
         final = trainer.history[-1].as_dict() if trainer.history else {}

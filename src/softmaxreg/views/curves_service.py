@@ -17,7 +17,15 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
-from .plots import curves_figure, record_dict, rehearse_curves, save_curves, save_figure
+from .plots import (
+    BOOK_YLIM,
+    curves_figure,
+    curves_ylim,
+    record_dict,
+    rehearse_curves,
+    save_curves,
+    save_figure,
+)
 
 
 class CurvesService:
@@ -29,7 +37,7 @@ class CurvesService:
         self._listener = Listener(authkey=self.authkey)
         self.address = self._listener.address
         self._lock = threading.Lock()  # one figure at a time: matplotlib's caches are shared
-        self._margins: dict[tuple[int | None, bool], dict] = {}
+        self._margins: dict[tuple, dict] = {}
         self._closed = False
         threading.Thread(
             target=self._serve, args=(rehearse_epochs,), name="softmaxreg-curves", daemon=True
@@ -37,7 +45,7 @@ class CurvesService:
 
     def _serve(self, rehearse_epochs: int) -> None:
         # Import matplotlib and load its fonts now, while the workers import torch.
-        self._margins[(rehearse_epochs, False)] = rehearse_curves(rehearse_epochs)
+        self._margins[(rehearse_epochs, False, BOOK_YLIM)] = rehearse_curves(rehearse_epochs)
         while not self._closed:
             try:
                 conn = self._listener.accept()
@@ -63,7 +71,7 @@ class CurvesService:
     def draw(self, history: Sequence[dict], paths: Sequence[str], epochs: int | None) -> None:
         """The curves, as `save_curves` draws them; tight_layout measured once per kind of
         figure (its margins depend only on the axes' labels, which the epochs fix)."""
-        key = (epochs, any(r.get("val_loss") is not None for r in history))
+        key = (epochs, any(r.get("val_loss") is not None for r in history), curves_ylim(history))
         with self._lock:
             fig = curves_figure(history, epochs, self._margins.get(key))
             self._margins.setdefault(

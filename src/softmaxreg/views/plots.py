@@ -8,6 +8,7 @@ so that matplotlib's import overlaps torch's instead of adding to the run's time
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -35,12 +36,35 @@ def new_figure(figsize=(3.5, 2.5), dpi: int = 150):
     return fig
 
 
+BOOK_YLIM = (0.3, 0.9)
+
+
+def curves_ylim(history: Sequence) -> tuple[float, float]:
+    """The book's y range, [0.3, 0.9], widened to show every value that lies outside it (a
+    loss above 0.9 at a large learning rate, say)."""
+    values = [
+        v
+        for r in history
+        for key in ("train_loss", "train_acc", "test_acc", "val_loss", "val_acc")
+        if isinstance(v := _get(r, key), (int, float)) and math.isfinite(v)
+    ]
+    low, high = min([BOOK_YLIM[0], *values]), max([BOOK_YLIM[1], *values])
+    if (low, high) == BOOK_YLIM:
+        return BOOK_YLIM
+    pad = 0.03 * (high - low)  # off the frame, as matplotlib's own margins would
+    return (low - pad if low < BOOK_YLIM[0] else low, high + pad if high > BOOK_YLIM[1] else high)
+
+
 def curves_figure(history: Sequence, epochs: int | None = None, margins: dict | None = None):
-    """The book's training figure: x = epoch 1..N, y in [0.3, 0.9], three curves (five, and
-    the best epoch marked, for a run with a validation split).
+    """The book's training figure: x = epoch 1..N, y in [0.3, 0.9] (wider where a value lies
+    outside), three curves (five, and the best epoch marked, for a run with a validation
+    split).
 
     `margins` (subplot parameters that `tight_layout` found for the same axes before) skip
-    the extra draw that `tight_layout` needs to measure the labels."""
+    the extra draw that `tight_layout` needs to measure the labels; they are used only on
+    the book's y range, whose tick labels a rehearsal measures."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = new_figure()
     ax = fig.add_subplot()
     xs = [_get(r, "epoch") for r in history]
@@ -54,10 +78,13 @@ def curves_figure(history: Sequence, epochs: int | None = None, margins: dict | 
         ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
     ax.set_xlabel("epoch")
     ax.set_xlim(1, max(epochs or len(xs), 2))
-    ax.set_ylim(0.3, 0.9)
+    # matplotlib's own choice of ticks (AutoLocator's), but whole epochs only: never 2.5
+    ax.xaxis.set_major_locator(MaxNLocator("auto", steps=[1, 2, 2.5, 5, 10], integer=True))
+    ylim = curves_ylim(history)
+    ax.set_ylim(*ylim)
     ax.grid(True)
     ax.legend(loc="best", fontsize="small" if len(styles) > len(CURVE_STYLES) else None)
-    if margins:
+    if margins and ylim == BOOK_YLIM:
         fig.subplots_adjust(**margins)
     else:
         fig.tight_layout()
