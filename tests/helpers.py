@@ -253,3 +253,22 @@ class StopAt:
 
     def on_step(self, step: int, steps: int) -> None:
         self.flag = self.flag or (self.current == self.epoch and step == self.step)
+
+
+def train_until(config, path, epoch: int, step: int, dataset) -> None:
+    """Train `config` into `path` and stop it (as Ctrl-C would) after `step` of `epoch`."""
+    import pytest
+
+    from softmaxreg.errors import Interrupted
+    from softmaxreg.training.runner import train_run
+
+    stopper = StopAt(epoch, step)
+    with pytest.raises(Interrupted):
+        train_run(
+            config,
+            path,
+            dataset=dataset,
+            callbacks=[stopper],
+            should_stop=lambda: stopper.flag,
+            handle_signals=False,
+        )

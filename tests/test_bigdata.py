@@ -17,19 +17,19 @@ import pytest
 import torch
 
 from helpers import (
-    StopAt,
     idx_header,
     make_images,
     metrics_rows,
     peak_memory_line,
     run_cli,
     same_model,
+    train_until,
 )
 from softmaxreg.config import TrainConfig
 from softmaxreg.data import gunzip, load_dataset, write_idx
 from softmaxreg.data.idx import map_idx, read_idx
 from softmaxreg.data.memory import MemoryAtHand, judge_fit, memory_at_hand
-from softmaxreg.errors import DataError, Interrupted
+from softmaxreg.errors import DataError
 from softmaxreg.training.blocks import BlockShuffleSplit
 from softmaxreg.training.runner import resume_run, train_run
 from softmaxreg.training.shuffle import ShufflePlan, choose_shuffle
@@ -291,16 +291,7 @@ def test_a_block_shuffled_run_resumed_mid_epoch_equals_an_uninterrupted_one(tmp_
         momentum=0.9,
     )
     whole = train_run(config, tmp_path / "whole", dataset=dataset, handle_signals=False)
-    stopper = StopAt(epoch, step)
-    with pytest.raises(Interrupted):
-        train_run(
-            config,
-            tmp_path / "part",
-            dataset=dataset,
-            callbacks=[stopper],
-            should_stop=lambda: stopper.flag,
-            handle_signals=False,
-        )
+    train_until(config, tmp_path / "part", epoch, step, dataset)
     resumed = resume_run(tmp_path / "part", handle_signals=False)
     assert metrics_rows(resumed.path) == metrics_rows(whole.path)
     assert same_model(whole.path, resumed.path)

@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import StopAt, metrics_rows, same_model
+from helpers import metrics_rows, same_model, train_until
 from softmaxreg.config import TrainConfig
-from softmaxreg.errors import DivergenceError, Interrupted
+from softmaxreg.errors import DivergenceError
 from softmaxreg.records import RunDir
 from softmaxreg.training.runner import resume_run, train_run
 from softmaxreg.training.trainer import TrainingWarning
@@ -61,15 +61,7 @@ def test_autograd_engine_runs_the_seed_with_the_same_results(real_data, tmp_path
 def test_stop_and_resume_is_bit_identical(real_data, tmp_path, epoch, step):
     config = TrainConfig(epochs=3, momentum=0.9, schedule="cosine")
     whole = train_run(config, tmp_path / "whole", dataset=real_data)
-    stopper = StopAt(epoch, step)
-    with pytest.raises(Interrupted):
-        train_run(
-            config,
-            tmp_path / "part",
-            dataset=real_data,
-            callbacks=[stopper],
-            should_stop=lambda: stopper.flag,
-        )
+    train_until(config, tmp_path / "part", epoch, step, real_data)
     assert not (tmp_path / "part" / "model.safetensors").exists()
     resumed = resume_run(tmp_path / "part")
     assert metrics_rows(whole.path) == metrics_rows(resumed.path)

@@ -8,10 +8,10 @@ import pytest
 from safetensors.numpy import load_file
 
 import softmaxreg
-from helpers import StopAt, metrics_rows, run_cli, same_model
+from helpers import metrics_rows, run_cli, same_model, train_until
 from softmaxreg.config import TrainConfig
 from softmaxreg.data.splits import holdout_rows
-from softmaxreg.errors import ConfigError, Interrupted
+from softmaxreg.errors import ConfigError
 from softmaxreg.records import RunDir
 from softmaxreg.training.runner import resume_run, train_run
 from softmaxreg.views.plots import save_curves
@@ -114,15 +114,7 @@ def test_a_run_killed_after_its_early_stop_resumes_to_the_same_model(stopped_ear
 def test_stop_and_resume_with_validation_and_early_stop_is_identical(real_data, tmp_path):
     config = TrainConfig(epochs=4, val_fraction=0.2, early_stop=3, seed=5)
     whole = train_run(config, tmp_path / "whole", dataset=real_data)
-    stopper = StopAt(epoch=3, step=50)
-    with pytest.raises(Interrupted):
-        train_run(
-            config,
-            tmp_path / "part",
-            dataset=real_data,
-            callbacks=[stopper],
-            should_stop=lambda: stopper.flag,
-        )
+    train_until(config, tmp_path / "part", 3, 50, real_data)
     resumed = resume_run(tmp_path / "part")
     assert metrics_rows(whole.path) == metrics_rows(resumed.path)
     assert same_model(whole.path, resumed.path)
