@@ -21,9 +21,10 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
+
+from benchkit import interleaved_rounds
 
 ROWS = {
     "a": "scikit-learn LogisticRegression()",
@@ -94,17 +95,7 @@ def main() -> None:
     if args.row:
         print(json.dumps(run_row(args.row)))
         return
-    keys = args.rows.replace(",", "")
-    rounds: dict[str, list[dict]] = {key: [] for key in keys}
-    for n in range(args.repeat):
-        for key in keys:
-            print(
-                f"round {n + 1}/{args.repeat}: ({key}) {ROWS[key]} ...", file=sys.stderr, flush=True
-            )
-            out = subprocess.run(
-                [sys.executable, __file__, "--row", key], check=True, capture_output=True, text=True
-            ).stdout
-            rounds[key].append(json.loads(out.strip().splitlines()[-1]))
+    rounds = interleaved_rounds(__file__, args.rows.replace(",", ""), ROWS, args.repeat)
     med = {
         key: {k: statistics.median(r[k] for r in runs) for k in ("fit", "predict", "rss")}
         for key, runs in rounds.items()

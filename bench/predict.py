@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchkit import make_model_and_picture
+
 # Runs one command and reports its wall time and peak RSS. It is a small process of its own:
 # Linux carries the parent's peak RSS into a child's at exec, so the command must be started
 # by a process that never grew (this one imports nothing beyond the standard library).
@@ -44,27 +46,6 @@ def measure(argv: list[str]) -> tuple[float, float]:
     if code != 0:
         raise SystemExit(f"{' '.join(argv)} failed (exit {code}): {proc.stderr}")
     return wall, rss
-
-
-def make_model_and_picture(folder: Path) -> tuple[Path, Path]:
-    """A trained run (one epoch: as large as the seed's model) and a photo to predict."""
-    import numpy as np
-    from PIL import Image
-
-    from softmaxreg.data import load_dataset
-
-    run = folder / "run"
-    subprocess.run(
-        [sys.executable, "-m", "softmaxreg", "train", "--epochs", "1", "--out", run, "-q"],
-        check=True,
-    )
-    image = load_dataset().test_images[0]
-    big = np.asarray(Image.fromarray(image).resize((160, 160), Image.Resampling.BICUBIC))
-    canvas = np.full((220, 300), 255, np.uint8)
-    canvas[30:190, 90:250] = 255 - big
-    picture = folder / "one.png"
-    Image.fromarray(canvas).save(picture)
-    return run, picture
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from benchkit import interleaved_rounds
+
 ROWS = {
     "a": "classic DataLoader (book-like)",
     "b": "autograd engine, in memory",
@@ -227,17 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.row:
         print(json.dumps(run_row(args.row)))
         return
-    keys = args.rows.replace(",", "")
-    rounds: dict[str, list[dict]] = {key: [] for key in keys}
-    for n in range(args.repeat):
-        for key in keys:
-            print(
-                f"round {n + 1}/{args.repeat}: ({key}) {ROWS[key]} ...", file=sys.stderr, flush=True
-            )
-            out = subprocess.run(
-                [sys.executable, __file__, "--row", key], check=True, capture_output=True, text=True
-            ).stdout
-            rounds[key].append(json.loads(out.strip().splitlines()[-1]))
+    rounds = interleaved_rounds(__file__, args.rows.replace(",", ""), ROWS, args.repeat)
     results = {key: median_row(runs) for key, runs in rounds.items()}
     import torch
 

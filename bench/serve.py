@@ -27,6 +27,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from benchkit import make_model_and_picture
+
 CLIENTS = 8
 TIME_LIMIT_S = 60.0  # per round: a stalled server ends the bench instead of hanging it
 
@@ -126,26 +128,6 @@ def client_main(url: str, picture_path: str, rows: str, requests: int, repeat: i
         for row in results:
             results[row].append(load(url, row, picture, requests))
     print(json.dumps(results))
-
-
-def make_model_and_picture(folder: Path) -> tuple[Path, Path]:
-    import numpy as np
-    from PIL import Image
-
-    from softmaxreg.data import load_dataset
-
-    run = folder / "run"
-    subprocess.run(
-        [sys.executable, "-m", "softmaxreg", "train", "--epochs", "1", "--out", run, "-q"],
-        check=True,
-    )
-    image = load_dataset().test_images[0]
-    big = np.asarray(Image.fromarray(image).resize((160, 160), Image.Resampling.BICUBIC))
-    canvas = np.full((220, 300), 255, np.uint8)
-    canvas[30:190, 90:250] = 255 - big
-    picture = folder / "one.png"
-    Image.fromarray(canvas).save(picture)
-    return run, picture
 
 
 def peak_rss_mb(pid: int) -> float:
