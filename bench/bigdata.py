@@ -96,16 +96,17 @@ class MemoryLimit:
 
 def _own_cgroups() -> list[tuple[int, Path]]:
     """This process's cgroup folders that can hold a memory-limited child: (version, path)."""
+    from softmaxreg.data.memory import memory_cgroups
+
     found = []
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        number, controllers, path = line.split(":", 2)
-        if number == "0" and not controllers:
-            folder = Path("/sys/fs/cgroup") / path.lstrip("/")
+    for mount, path, limit_file in memory_cgroups():
+        folder = mount / path.lstrip("/")
+        if limit_file == "memory.max":  # v2: a child gets a memory limit only if enabled here
             control = folder / "cgroup.subtree_control"
             if control.is_file() and "memory" in control.read_text().split():
                 found.append((2, folder))
-        elif "memory" in controllers.split(","):
-            found.append((1, Path("/sys/fs/cgroup/memory") / path.lstrip("/")))
+        elif folder.is_dir():
+            found.append((1, folder))
     return found
 
 

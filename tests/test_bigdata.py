@@ -28,7 +28,7 @@ from helpers import (
 from softmaxreg.config import TrainConfig
 from softmaxreg.data import gunzip, load_dataset, write_idx
 from softmaxreg.data.idx import map_idx, read_idx
-from softmaxreg.data.memory import MemoryAtHand, judge_fit, memory_at_hand
+from softmaxreg.data.memory import MemoryAtHand, judge_fit, memory_at_hand, memory_cgroups
 from softmaxreg.errors import DataError
 from softmaxreg.training.blocks import BlockShuffleSplit
 from softmaxreg.training.runner import resume_run, train_run
@@ -344,20 +344,12 @@ def test_resident_memory_stays_far_below_the_set_on_the_block_shuffle(sparse_set
 
 def _memory_cgroup(limit: int) -> Path | None:
     """A new cgroup with a memory limit, under the one this process is in, or None."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        number, controllers, path = line.split(":", 2)
-        if number == "0" and not controllers:
-            parent, limit_file = Path("/sys/fs/cgroup") / path.lstrip("/"), "memory.max"
-            if "memory" not in (parent / "cgroup.subtree_control").read_text().split():
-                continue
-        elif "memory" in controllers.split(","):
-            parent = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
-            limit_file = "memory.limit_in_bytes"
-        else:
+    for mount, path, limit_file in memory_cgroups():
+        parent = mount / path.lstrip("/")
+        control = parent / "cgroup.subtree_control"
+        if limit_file == "memory.max" and not (
+            control.is_file() and "memory" in control.read_text().split()
+        ):
             continue
         group = parent / f"softmaxreg-test-{uuid.uuid4().hex[:8]}"
         try:

@@ -85,20 +85,32 @@ def memory_at_hand(
     return min(candidates, key=lambda m: m.bytes, default=None)
 
 
-def cgroup_memory_limit(proc_self: Path, cgroup_root: Path) -> int | None:
-    """The tightest memory limit on this process's cgroup and its ancestors, or None."""
+def memory_cgroups(
+    proc_self: Path = Path("/proc/self"), cgroup_root: Path = Path("/sys/fs/cgroup")
+) -> list[tuple[Path, str, str]]:
+    """Where this process's memory is accounted: (mount, its cgroup's path, the limit file's
+    name) for cgroup v2 (the unified hierarchy, mounted at the root or, on hybrid systems,
+    at unified/) and for v1's memory controller. Empty where there is no /proc."""
     try:
         lines = (proc_self / "cgroup").read_text().splitlines()
     except OSError:
-        return None
-    limits = []
+        return []
+    found = []
     for line in lines:
         number, controllers, path = line.split(":", 2)
         if number == "0" and controllers == "":  # cgroup v2: one unified hierarchy
-            limits += _limits_along(cgroup_root, path, "memory.max")
-            limits += _limits_along(cgroup_root / "unified", path, "memory.max")
+            found += [(cgroup_root, path, "memory.max")]
+            found += [(cgroup_root / "unified", path, "memory.max")]
         elif "memory" in controllers.split(","):  # cgroup v1: the memory controller's own
-            limits += _limits_along(cgroup_root / "memory", path, "memory.limit_in_bytes")
+            found += [(cgroup_root / "memory", path, "memory.limit_in_bytes")]
+    return found
+
+
+def cgroup_memory_limit(proc_self: Path, cgroup_root: Path) -> int | None:
+    """The tightest memory limit on this process's cgroup and its ancestors, or None."""
+    limits = []
+    for mount, path, name in memory_cgroups(proc_self, cgroup_root):
+        limits += _limits_along(mount, path, name)
     return min(limits, default=None)
 
 
