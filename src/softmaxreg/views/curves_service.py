@@ -20,11 +20,12 @@ from typing import Any
 from .plots import (
     BOOK_YLIM,
     curves_figure,
+    curves_job,
     curves_ylim,
-    record_dict,
     rehearse_curves,
+    save_all,
     save_curves,
-    save_figure,
+    subplot_margins,
 )
 
 
@@ -37,7 +38,7 @@ class CurvesService:
         self._listener = Listener(authkey=self.authkey)
         self.address = self._listener.address
         self._lock = threading.Lock()  # one figure at a time: matplotlib's caches are shared
-        self._margins: dict[tuple, dict] = {}
+        self._margins: dict[int | None, dict] = {}  # by epochs: see draw
         self._closed = False
         threading.Thread(
             target=self._serve, args=(rehearse_epochs,), name="softmaxreg-curves", daemon=True
@@ -45,7 +46,7 @@ class CurvesService:
 
     def _serve(self, rehearse_epochs: int) -> None:
         # Import matplotlib and load its fonts now, while the workers import torch.
-        self._margins[(rehearse_epochs, False, BOOK_YLIM)] = rehearse_curves(rehearse_epochs)
+        self._margins[rehearse_epochs] = rehearse_curves(rehearse_epochs)
         while not self._closed:
             try:
                 conn = self._listener.accept()
@@ -69,17 +70,14 @@ class CurvesService:
                     conn.send(f"{type(exc).__name__}: {exc}")
 
     def draw(self, history: Sequence[dict], paths: Sequence[str], epochs: int | None) -> None:
-        """The curves, as `save_curves` draws them; tight_layout measured once per kind of
-        figure (its margins depend only on the axes' labels, which the epochs fix)."""
-        key = (epochs, any(r.get("val_loss") is not None for r in history), curves_ylim(history))
+        """The curves, as `save_curves` draws them; tight_layout measured once per number of
+        epochs (on the book's y range the margins depend only on the x axis's labels, which
+        the epochs fix; `curves_figure` measures a widened range itself)."""
         with self._lock:
-            fig = curves_figure(history, epochs, self._margins.get(key))
-            self._margins.setdefault(
-                key,
-                {k: float(getattr(fig.subplotpars, k)) for k in ("left", "right", "bottom", "top")},
-            )
-            for path in paths:
-                save_figure(fig, path)
+            fig = curves_figure(history, epochs, self._margins.get(epochs))
+            if curves_ylim(history) == BOOK_YLIM:
+                self._margins.setdefault(epochs, subplot_margins(fig))
+            save_all(fig, paths)
 
     def close(self) -> None:
         self._closed = True
@@ -103,11 +101,7 @@ class CurvesClient:
     def __call__(
         self, history: Sequence, paths: Sequence[str | Path], epochs: int | None = None
     ) -> list[Path]:
-        job = {
-            "history": [record_dict(r) for r in history],
-            "paths": [str(p) for p in paths],
-            "epochs": epochs,
-        }
+        job = curves_job(history, paths, epochs)
         try:
             if self._conn is None:
                 self._conn = Client(self.address, authkey=self.authkey)

@@ -112,8 +112,21 @@ def save_curves(
     margins: dict | None = None,
 ) -> list[Path]:
     """The curves figure, saved to each of `paths` (the format follows the suffix)."""
-    fig = curves_figure(history, epochs, margins)
-    return [save_figure(fig, path) for path in paths]
+    return save_all(curves_figure(history, epochs, margins), paths)
+
+
+def curves_job(history: Sequence, paths: Sequence[str | Path], epochs: int | None) -> dict:
+    """A `save_curves` call as plain data, for a process that draws it elsewhere."""
+    return {
+        "history": [record_dict(r) for r in history],
+        "paths": [str(p) for p in paths],
+        "epochs": epochs,
+    }
+
+
+def subplot_margins(fig) -> dict[str, float]:
+    """The subplot parameters a layout settled on, to give `curves_figure` next time."""
+    return {k: float(getattr(fig.subplotpars, k)) for k in ("left", "right", "bottom", "top")}
 
 
 class CurvesWorker:
@@ -129,11 +142,7 @@ class CurvesWorker:
         )
 
     def __call__(self, history: Sequence, paths: Sequence[str | Path], epochs: int | None = None):
-        job = {
-            "history": [record_dict(r) for r in history],
-            "paths": [str(p) for p in paths],
-            "epochs": epochs,
-        }
+        job = curves_job(history, paths, epochs)
         try:
             _, err = self.proc.communicate(json.dumps(job).encode(), timeout=120)
             if self.proc.returncode == 0:
@@ -165,7 +174,7 @@ def rehearse_curves(epochs: int) -> dict:
     fig = curves_figure(stand_in, epochs)
     for fmt in ("svg", "png"):
         fig.savefig(io.BytesIO(), format=fmt)
-    return {k: float(getattr(fig.subplotpars, k)) for k in ("left", "right", "bottom", "top")}
+    return subplot_margins(fig)
 
 
 def _serve() -> None:
