@@ -474,3 +474,24 @@ def test_a_stop_asked_of_one_process_stops_all_after_the_same_step(
     rc, _, err = run([sys.executable, "-m", "softmaxreg", "train", "--resume", str(out)])
     assert rc == 0, err
     assert_same_result(long_reference, out)
+
+
+def test_a_refusal_reaches_the_other_machines_whole(tmp_path):
+    """A ConfigError sent from one process to the others (as a lost peer's or rank 0's
+    refusal travels) keeps every parameter it names, so each machine words it as flags."""
+    import pickle
+
+    from softmaxreg.errors import ConfigError
+    from softmaxreg.records import RunDir
+    from softmaxreg.training.distributed import _peer_error, _report
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.file(RunDir.CONFIG).write_text("{}")
+    with pytest.raises(ConfigError) as refused:
+        RunDir.create(run.path)
+    travelled = _peer_error(0, "host0", pickle.loads(pickle.dumps(_report(refused.value))))
+    assert travelled.naming("--out", lambda name: "--" + name) == (
+        f"process 0 on host0: --out {run.path}: already holds an unfinished run; pass "
+        "--overwrite to replace it, --resume to continue it, or choose another --out"
+    )

@@ -33,6 +33,11 @@ class ConfigError(SoftmaxRegError, ValueError):
         self.template = message
         super().__init__(self._fill(param, str))
 
+    def prefixed(self, prefix: str, param: str | None = None) -> ConfigError:
+        """The same error with `prefix` before it (where it happened), and about `param`
+        instead where given; the other parameters it names stay placeholders."""
+        return ConfigError(prefix + self.template, param or self.param, self.others)
+
     def naming(self, name: str | None, rename=None) -> str:
         """The message with the parameter called `name` (a flag, say), and the other
         parameters it mentions called `rename(other)`."""

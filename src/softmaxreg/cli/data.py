@@ -89,7 +89,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
         if exc.param != "classes_file":
             raise
         # The library's `classes_file` is this command's --classes.
-        raise ConfigError(exc.template, "classes", exc.others) from None
+        raise exc.prefixed("", "classes") from None
     if not args.quiet:
         print("\n".join(summary.lines()))
     return 0

@@ -97,7 +97,7 @@ def _write_sheet(sheet, path: Path) -> None:
     try:
         sheet.save(path)
     except ConfigError as exc:  # the sheet's `path` is this command's --show
-        raise ConfigError(exc.template, "show", exc.others) from None
+        raise exc.prefixed("", "show") from None
     shown = f"{path}"
     if sheet.left_out:
         shown += f" (the first {len(sheet.rows)} pictures; {sheet.left_out} more not drawn)"

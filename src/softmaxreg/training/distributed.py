@@ -408,19 +408,19 @@ def _report(failure: BaseException | None) -> tuple | None:
     if failure is None:
         return None
     if isinstance(failure, ConfigError):
-        return ("config", failure.template, failure.param)
+        return ("config", failure)  # it pickles with its template and parameters
     if isinstance(failure, OSError) and not isinstance(failure, SoftmaxRegError):
         where = f"{failure.filename}: " if failure.filename else ""
-        return ("error", f"{where}{failure.strerror or failure}", None)
-    return ("error", str(failure), None)
+        return ("error", f"{where}{failure.strerror or failure}")
+    return ("error", str(failure))
 
 
 def _peer_error(rank: int, host: str, report: tuple) -> SoftmaxRegError:
-    kind, message, param = report
+    kind, failure = report
     prefix = f"process {rank} on {host}: "
     if kind == "config":
-        return ConfigError(prefix + message, param)
-    return PeerFailed(prefix + message)
+        return failure.prefixed(prefix)
+    return PeerFailed(prefix + failure)
 
 
 class _peer_errors:

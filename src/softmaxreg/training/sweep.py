@@ -121,7 +121,7 @@ def plan_sweep(
             config = TrainConfig(**settings, **how)
         except ConfigError as exc:
             which = f"run {name}: " if swept else ""
-            raise ConfigError(which + exc.template, exc.param, exc.others) from None
+            raise exc.prefixed(which) from None
         runs.append(PlannedRun(name, config))
     return runs
 
