@@ -42,6 +42,16 @@ def test_label_beyond_classes_txt(tiny_dir):
         load_dataset("idx", tiny_dir)
 
 
+def test_classes_txt_is_read_as_data_import_writes_and_reads_it(tmp_path):
+    """UTF-8 with or without a byte-order mark (an editor's), each class once."""
+    folder = write_dataset(tmp_path / "d", classes=3, gz=False)
+    (folder / "classes.txt").write_text("\ufeffshoe\nbag\n\ncoat\n", encoding="utf-8")
+    assert load_dataset("idx", folder).classes == ("shoe", "bag", "coat")
+    (folder / "classes.txt").write_text("shoe\nbag\nshoe\n")
+    with pytest.raises(DataError, match="classes.txt: lists the class 'shoe' twice"):
+        load_dataset("idx", folder)
+
+
 def test_count_mismatch(tiny_dir):
     _, y = make_images(100, 3, seed=1)
     write_idx(tiny_dir / "train-labels-idx1-ubyte.gz", y)

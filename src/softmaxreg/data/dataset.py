@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..fileio import atomic_path
+from .classlist import CLASSES_FILE, read_class_listing
 from .download import check_payload, fetch
 from .gunzip import needs_unpacking, unpacked_copy
 from .idx import inspect_idx, read_idx
@@ -201,12 +202,9 @@ def _save_memo(npy: Path, memo: Path, array: np.ndarray, stamp: dict, sha256: st
 def _classes(spec: DatasetSpec, location: Location, arrays: dict) -> tuple[str, ...]:
     if spec.classes:
         return spec.classes
-    listing = location.folder / "classes.txt"
+    listing = location.folder / CLASSES_FILE
     if listing.is_file():
-        names = tuple(line.strip() for line in listing.read_text().splitlines() if line.strip())
-        if not names:
-            raise DataError(listing, "lists no class names", "write one class name per line")
-        return names
+        return read_class_listing(listing)
     # Without a listing, the classes are the labels that occur, named by their numbers.
     top = max(int(arrays[(s, "labels")].max(initial=0)) for s in SPLITS)
     return tuple(str(i) for i in range(top + 1))
@@ -228,12 +226,12 @@ def _check_pair(location, split, images, labels, classes) -> None:
     top = int(labels.max())
     if top >= len(classes):
         where = int(np.argmax(labels >= len(classes)))
-        source = "classes.txt" if (location.folder / "classes.txt").is_file() else "the data set"
+        source = CLASSES_FILE if (location.folder / CLASSES_FILE).is_file() else "the data set"
         raise DataError(
             labels_path,
             f"label {top} (first at index {where}) is outside the {len(classes)} classes of "
             f"{source}",
-            "fix the labels or list every class in classes.txt",
+            f"fix the labels or list every class in {CLASSES_FILE}",
         )
 
 

@@ -43,15 +43,15 @@ import numpy as np
 
 from ...errors import ConfigError, DataError
 from ...fileio import atomic_paths
+from ..classlist import CLASSES_FILE, MAX_CLASSES
 from ..idx import IdxWriter
 from ..sources import IDX, SPLITS
 from .csvfile import CsvSource
 from .folders import FolderSource
-from .labels import MAX_CLASSES, LabelCoder, Where
+from .labels import LabelCoder, Where
 from .npz import NpzSource
 from .source import DEFAULT_CHUNK_ROWS, SizeRule, Source
 
-CLASSES_FILE = "classes.txt"
 LABELS_HEADER_BYTES = 8  # a one-dimensional IDX file: 4 bytes of magic, one uint32 dimension
 
 

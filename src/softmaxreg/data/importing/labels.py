@@ -1,5 +1,5 @@
-"""Raw labels (class names, or ids as numbers or text) to one-byte class ids, and the class
-listing a user may give (--classes FILE)."""
+"""Raw labels (class names, or ids as numbers or text) to one-byte class ids, in the order of
+a class listing where the user gives one (--classes FILE, read by data.classlist)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, DataError
-
-MAX_CLASSES = 256  # IDX labels are one byte
+from ...errors import DataError
+from ..classlist import MAX_CLASSES, read_class_listing
 
 # (path, place in it) of one example: ("train.csv", "line 17"), ("data.npz", "y_train[3]"),
 # ("cat/1.png", "") -- error messages name both.
@@ -153,27 +152,3 @@ class LabelCoder:
         for key, provisional in self._keys.items():
             table[provisional] = final[key]
         return classes, table
-
-
-def read_class_listing(path: str | Path) -> tuple[str, ...]:
-    """Class names, one per line (blank lines ignored), as `--classes FILE` gives them."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{{name}} {path}: no such file", "classes_file") from None
-    except UnicodeDecodeError:
-        raise DataError(path, "is not UTF-8 text", "write one class name per line") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{{name}} {path}: cannot be read ({exc.strerror})", "classes_file"
-        ) from None
-    names = tuple(line.strip() for line in text.splitlines() if line.strip())
-    if not names:
-        raise DataError(path, "lists no class names", "write one class name per line")
-    if len(names) > MAX_CLASSES:
-        raise DataError(path, f"lists {len(names)} classes; IDX labels hold at most 256")
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise DataError(path, f"lists the class {name!r} twice", "list each class once")
-    return names
