@@ -32,15 +32,20 @@ _CANNOT_IMPORT = re.compile(r"cannot import name '(\w+)' from 'd2l(?:\.torch)?'"
 def run_book(path: str | Path, edition: str | None = None, out: str | Path | None = None) -> int:
     """Run the script or notebook at `path`; returns the exit status (0, or 1 when the book's
     code failed). A name not served, or a file that cannot be run, raises SoftmaxRegError."""
-    from .d2l import editions
-
     path = Path(path)
     if path.suffix not in (".py", ".ipynb"):
         raise SoftmaxRegError(f"{path}: not a Python script (.py) or a notebook (.ipynb)")
     if not path.is_file():
         raise SoftmaxRegError(f"{path}: no such file")
+    # Read (and a notebook parsed) once, before torch is imported with the book's API below.
+    notebook = _read_notebook(path) if path.suffix == ".ipynb" else None
+    if notebook is None:
+        source: str | list[str] = path.read_text(encoding="utf-8")
+    else:
+        source = [c.source for c in notebook.cells if c.cell_type == "code"]
+    from .d2l import editions
+
     editions.check_edition(edition)
-    source = _read_code(path)
     chosen = edition or editions.detect_edition(source)
     folder = Path(out) if out else path.parent / f"{path.stem}-out"
     created = not folder.exists()
@@ -48,7 +53,7 @@ def run_book(path: str | Path, edition: str | None = None, out: str | Path | Non
     try:
         if isinstance(source, str):  # a script
             return _run_script(path, source, chosen, folder)
-        return _run_notebook(path, chosen, folder)
+        return _run_notebook(path, notebook, chosen, folder)
     except SoftmaxRegError:
         if created and not any(folder.iterdir()):  # refused before it wrote anything
             folder.rmdir()
@@ -163,16 +168,14 @@ def _as_main_script(path: Path) -> Iterator[types.ModuleType]:
 # -- notebooks: run in a Jupyter kernel, as the suite's notebook test does ---------------------
 
 
-def _read_code(path: Path) -> str | list[str]:
-    """A script's source, or a notebook's code cells."""
-    if path.suffix == ".py":
-        return path.read_text(encoding="utf-8")
+def _read_notebook(path: Path):
+    """The notebook at `path` (nbformat's, version 4)."""
     nbformat = _notebook_modules()[0]
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as exc:  # nbformat raises several kinds for a damaged file
         raise SoftmaxRegError(f"{path}: not a readable notebook ({exc})") from None
-    return [c.source for c in notebook.cells if c.cell_type == "code"]
+    return notebook
 
 
 def _notebook_modules():
@@ -187,13 +190,12 @@ def _notebook_modules():
     return nbformat, nbclient
 
 
-def _run_notebook(path: Path, edition: str, folder: Path) -> int:
+def _run_notebook(path: Path, notebook, edition: str, folder: Path) -> int:
     from .d2l import editions
 
     nbformat, nbclient = _notebook_modules()
     from nbclient.exceptions import CellExecutionError
 
-    notebook = nbformat.read(path, as_version=4)
     where = {"metadata": {"path": str(path.parent)}}  # the kernel runs in the notebook's folder
     client = nbclient.NotebookClient(notebook, timeout=None, kernel_name="python3", resources=where)
     failure = None
