@@ -15,9 +15,8 @@ from typing import NoReturn
 from ..errors import ConfigError, Interrupted, SoftmaxRegError
 from ..version import __version__
 from . import book, data, experiments, export, inspect, serve, train
-from .arguments import EXIT_USAGE, Parser, flag
+from .arguments import EXIT_INTERRUPTED, EXIT_USAGE, Parser, flag
 
-EXIT_INTERRUPTED = 130
 EXIT_CLOSED_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 # Each module adds its sub-commands, in this order (`softmaxreg --help` lists them so).
 COMMANDS = (train, data, inspect, experiments, export, serve, book)

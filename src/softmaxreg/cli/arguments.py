@@ -4,13 +4,13 @@ training settings' flags, built from `TrainConfig`'s declared parameters."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 from typing import NoReturn
 
-from ..config import PARAMS, TrainConfig
+from ..config import DEFAULTS, PARAMS, RUNTIME
 from ..errors import ConfigError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a process stopped by SIGINT
 
 
 class Parser(argparse.ArgumentParser):
@@ -36,9 +36,8 @@ def add_data_flags(parser: argparse.ArgumentParser) -> None:
 def add_setting_flags(parser: argparse.ArgumentParser) -> tuple[str, ...]:
     """The training settings as flags (default None: the recipe decides); returns their names.
     Their help shows the book's values; `--recipe tuned` changes some of them."""
-    params = {f.name: f.metadata["param"] for f in fields(TrainConfig)}
-    what = tuple(n for n, p in params.items() if not p.runtime and n not in DATA_SETTINGS)
-    how = tuple(n for n, p in params.items() if p.runtime)
+    what = tuple(n for n, p in PARAMS.items() if not p.runtime and n not in DATA_SETTINGS)
+    how = RUNTIME
     add_data_flags(parser)
     _add_settings(parser.add_argument_group("settings (the book's unless --recipe says)"), what)
     _add_settings(parser.add_argument_group("how to run"), how)
@@ -46,10 +45,8 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> tuple[str, ...]:
 
 
 def _add_settings(group, names: tuple[str, ...]) -> None:
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    params = {f.name: f.metadata["param"] for f in fields(TrainConfig)}
     for name in names:
-        p, default = params[name], defaults[name]
+        p, default = PARAMS[name], DEFAULTS[name]
         recipe_decides = not p.runtime and name not in DATA_SETTINGS + ("recipe",)
         shown = f" ({'book' if recipe_decides else 'default'}: {default})"
         if default is None or p.type is bool:
@@ -70,16 +67,14 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> tuple[tuple[str, ...], t
     """The training settings as flags for a sweep: each one that says what to train takes a
     comma list of values (--lr 0.03,0.1,0.3; `none` for an optional one), those that say how
     to run take one value. Returns (list settings, single settings)."""
-    params = {f.name: f.metadata["param"] for f in fields(TrainConfig)}
-    single = tuple(n for n, p in params.items() if p.runtime) + ("data_dir",)
-    lists = tuple(n for n in params if n not in single)
+    single = RUNTIME + ("data_dir",)
+    lists = tuple(n for n in PARAMS if n not in single)
     group = parser.add_argument_group(
         "settings to sweep: each takes a comma list, and every combination runs "
         "(the book's values unless --recipe says)"
     )
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
     for name in lists:
-        p, default = params[name], defaults[name]
+        p, default = PARAMS[name], DEFAULTS[name]
         shown = "" if default is None or p.type is bool else f" (book: {default})"
         group.add_argument(flag(name), metavar=_list_metavar(p), help=p.help + shown)
     _add_settings(parser.add_argument_group("the same for every run"), single)

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from .arguments import add_sweep_flags, split_values
+from .arguments import EXIT_INTERRUPTED, add_sweep_flags, split_values
 
 EXIT_RUNS_FAILED = 1  # the sweep finished, but some of its runs failed (summary.csv says why)
-EXIT_INTERRUPTED = 130
 
 
 def add_parsers(sub) -> None:

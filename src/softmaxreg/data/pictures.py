@@ -353,8 +353,6 @@ def sharpen(gray: np.ndarray) -> np.ndarray:
     """An unsharp mask of radius 1 (SHARPEN_PERCENT strong)."""
     from PIL import Image, ImageFilter
 
-    if SHARPEN_PERCENT <= 0:
-        return gray
     img = Image.fromarray(_to_uint8(gray), "L").filter(
         ImageFilter.UnsharpMask(radius=1, percent=SHARPEN_PERCENT, threshold=0)
     )

@@ -120,7 +120,6 @@ def predict_picture(
     """One decoded picture (see `data.pictures.decode_picture`): its record, as `predict_paths`
     gives it, and the input the model saw. The same preparation and the same arithmetic as
     `predict_paths` on a batch of one, so the probabilities agree to the last bit."""
-    check_invert(invert)
     check_prediction(top_k)
     model_input = prepare(picture, clf.image_shape, invert, crop)
     record = next(_records(clf, [name], np.stack([model_input]), top_k))

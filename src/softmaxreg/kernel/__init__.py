@@ -42,8 +42,7 @@ class CompiledStep:
     """One SGD step on rows of a data set (uint8 pixels or float32 features), gathered by
     index inside the compiled kernel."""
 
-    def __init__(self, library: ctypes.CDLL, path: Path) -> None:
-        self.path = path
+    def __init__(self, library: ctypes.CDLL) -> None:
         ptr, i64, f32, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_double
         # After the rows' arguments, both entry points take the same ones.
         model = [f64, ptr, ptr, i64, f32, f32, ctypes.c_int, ptr, ptr, ptr, ptr, ptr]
@@ -224,7 +223,7 @@ def load_compiled_step() -> CompiledStep | None:
         abi.restype, abi.argtypes = ctypes.c_int, []
         if abi() != ABI_VERSION:
             return None  # built from another version of _fused_step.c
-        return CompiledStep(library, path)
+        return CompiledStep(library)
     except (OSError, AttributeError):  # built for another machine, or before the ABI symbol
         return None
 

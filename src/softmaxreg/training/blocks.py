@@ -57,7 +57,6 @@ class BlockShuffleSplit:
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.reader = RowReader(images)
         self.label_reader = RowReader(labels)  # one byte a row: read per window too
-        self.image_shape = tuple(images.shape[1:])
         self.block_rows = block_rows
         self.window_blocks = window_blocks
         self.device = torch.device(device)

@@ -36,7 +36,6 @@ class InMemorySplit:
         self, images: np.ndarray, labels: np.ndarray, device: str | torch.device = "cpu"
     ) -> None:
         flat = np.ascontiguousarray(images).reshape(len(images), -1)
-        self.image_shape = tuple(images.shape[1:])
         self.images = torch.from_numpy(flat).to(device)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         self.device = torch.device(device)

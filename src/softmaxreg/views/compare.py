@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..config import format_setting
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..records.history import best_val_epoch, has_validation
@@ -25,7 +26,6 @@ from ..records.summary import (
 )
 from .page import html_page, inline_svg
 from .plots import new_figure
-from .progress import format_setting
 
 PAGE = "compare.html"
 LEGEND_COLUMNS = 4
@@ -48,16 +48,20 @@ def expand_runs(paths: Sequence[str | Path]) -> list[RunDir]:
     """Each path's run: a run folder itself, or the run folders under it (a sweep's, say).
     Every run once, in the order given."""
     runs: list[RunDir] = []
+    seen: set[Path] = set()
     for path in map(Path, paths):
         if not path.is_dir():
             raise ConfigError(f"{path}: no such folder; pass run folders or a sweep folder")
-        found = [RunDir(path)] if (path / RunDir.CONFIG).is_file() else find_runs(path)
+        found = find_runs(path)  # a run folder is its own one run
         if not found:
             raise ConfigError(
                 f"{path}: holds no softmaxreg runs; pass run folders or a folder of runs (a "
                 "sweep's)"
             )
-        runs += [run for run in found if run.path.resolve() not in {r.path.resolve() for r in runs}]
+        for run in found:
+            if run.path.resolve() not in seen:
+                seen.add(run.path.resolve())
+                runs.append(run)
     return runs
 
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import format_setting
 from .plots import new_figure, save_all
-from .progress import format_setting
 
 FAILED_COLOR = "#c0392b"
 
