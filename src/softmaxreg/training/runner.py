@@ -107,12 +107,8 @@ def train_run(
     # makes the run folder (distributed.py).
     peers = join(config.threads)
     device = peers.place(device)
-    given = dataset
-    dataset = peers.together(lambda: given or load_dataset(config.dataset, config.data_dir))
-    peers.check_same(dataset, config)
-    peers.check_batch(config.batch_size)
     # Drawn and checked before the folder is made: a bad fraction leaves nothing behind.
-    holdout = validation_holdout(config, dataset)
+    dataset, holdout = _data_for(peers, config, dataset)
     shuffle = choose_shuffle(config.shuffle, dataset.train_images)
     if holdout is not None and shuffle.kind == "block":
         raise ConfigError(
@@ -160,11 +156,13 @@ def resume_run(
     handle_signals: bool = True,
     plotter: Plotter = save_curves,
     should_stop: Callable[[], bool] | None = None,
+    dataset: Dataset | None = None,
     **runtime: Any,
 ) -> RunResult:
     """Continue a run from its last checkpoint (or from the start if it has none yet). Only
     how it runs may differ from the recorded settings: `runtime` holds any of the settings
-    marked runtime (engine, device, threads); None keeps the recorded value."""
+    marked runtime (engine, device, threads); None keeps the recorded value. `dataset`, when
+    given, is the run's data set already loaded (a sweep's, say)."""
     started = time.perf_counter()
     runtime = runtime_changes(runtime)
     peers = join(runtime.get("threads"))
@@ -181,10 +179,7 @@ def resume_run(
         run, recorded, saved = peers.from_writer(open_run)
         config = recorded.replace(**runtime)
         dev = peers.place(setup_device(config))
-        dataset = peers.together(lambda: load_dataset(config.dataset, config.data_dir))
-        peers.check_same(dataset, config)
-        peers.check_batch(config.batch_size)
-        holdout = validation_holdout(config, dataset)
+        dataset, holdout = _data_for(peers, config, dataset)
         _check_same_holdout(run, holdout)
         job = Job(
             run,
@@ -204,6 +199,17 @@ def resume_run(
         )
         with failures_recorded(run, peers.writes):
             return _execute(job)
+
+
+def _data_for(
+    peers: Peers, config: TrainConfig, given: Dataset | None
+) -> tuple[Dataset, Holdout | None]:
+    """The run's data set (`given`, or loaded) as every process holds it, checked to be the
+    same everywhere, and the rows it holds out for validation."""
+    dataset = peers.together(lambda: given or load_dataset(config.dataset, config.data_dir))
+    peers.check_same(dataset, config)
+    peers.check_batch(config.batch_size)
+    return dataset, validation_holdout(config, dataset)
 
 
 def runtime_changes(settings: dict[str, Any]) -> dict[str, Any]:

@@ -270,6 +270,9 @@ def train_or_resume(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
+            key = (config.dataset, config.data_dir)
+            if key not in datasets:
+                datasets[key] = load_dataset(*key)
             if RunDir(path).state == UNFINISHED:
                 resume_run(
                     path,
@@ -277,12 +280,10 @@ def train_or_resume(
                     handle_signals=False,
                     should_stop=should_stop,
                     plotter=plotter,
+                    dataset=datasets[key],
                     **{name: getattr(config, name) for name in RUNTIME},
                 )
             else:
-                key = (config.dataset, config.data_dir)
-                if key not in datasets:
-                    datasets[key] = load_dataset(*key)
                 train_run(
                     config,
                     path,
